@@ -1,0 +1,886 @@
+
+/*
+ * ngx_http_account_module: answers GET /accounts/<id> with the JSON document
+ * stored for <id> in an LMDB database, and GET /health with the state of
+ * that database.  The layout of the database belongs to store/.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "account_store.h"
+
+
+/* how often a worker checks that the database file is still the same one */
+#define NGX_HTTP_ACCOUNT_CHECK_INTERVAL  1000
+
+
+typedef struct {
+    ngx_str_t                  path;        /* null-terminated */
+    unsigned                   nolock:1;
+
+    /* per worker, after init_process */
+    MDB_env                   *env;
+    MDB_txn                   *txn;         /* reset between requests */
+    MDB_dbi                    dbi;
+    dev_t                      dev;
+    ino_t                      ino;
+    off_t                      size;        /* the file never shrinks */
+    int                        error;       /* why env is NULL */
+    ngx_msec_t                 check;       /* next file check */
+} ngx_http_account_db_t;
+
+
+typedef struct {
+    ngx_array_t                dbs;         /* of ngx_http_account_db_t * */
+} ngx_http_account_main_conf_t;
+
+
+typedef struct {
+    ngx_http_account_db_t     *db;
+    ngx_uint_t                 handler;
+} ngx_http_account_loc_conf_t;
+
+
+static ngx_int_t ngx_http_account_lookup_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_account_health_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_account_parse_id(ngx_http_request_t *r,
+    u_char *id, size_t *len, account_id_rc_e *reason);
+static ngx_int_t ngx_http_account_begin(ngx_http_request_t *r,
+    ngx_http_account_db_t *db, ngx_uint_t force_check);
+static ngx_int_t ngx_http_account_send(ngx_http_request_t *r,
+    ngx_uint_t status, u_char *data, size_t len);
+static ngx_int_t ngx_http_account_send_error(ngx_http_request_t *r,
+    ngx_uint_t status, const char *error, const char *field,
+    u_char *value, size_t value_len);
+static ngx_int_t ngx_http_account_not_allowed(ngx_http_request_t *r);
+
+static ngx_int_t ngx_http_account_db_open(ngx_http_account_db_t *db,
+    ngx_log_t *log);
+static void ngx_http_account_db_close(ngx_http_account_db_t *db);
+static void ngx_http_account_db_check(ngx_http_account_db_t *db,
+    ngx_log_t *log);
+static void ngx_http_account_db_check_user(ngx_http_account_db_t *db,
+    ngx_cycle_t *cycle);
+
+static void *ngx_http_account_create_main_conf(ngx_conf_t *cf);
+static void *ngx_http_account_create_loc_conf(ngx_conf_t *cf);
+static char *ngx_http_account_merge_loc_conf(ngx_conf_t *cf,
+    void *parent, void *child);
+static char *ngx_http_account_db(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_account_handler(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static ngx_int_t ngx_http_account_init_module(ngx_cycle_t *cycle);
+static ngx_int_t ngx_http_account_init_process(ngx_cycle_t *cycle);
+static void ngx_http_account_exit_process(ngx_cycle_t *cycle);
+
+
+static ngx_command_t  ngx_http_account_commands[] = {
+
+    { ngx_string("account_db"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE12,
+      ngx_http_account_db,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("account_lookup"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_account_handler,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      ngx_http_account_lookup_handler },
+
+    { ngx_string("account_health"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_account_handler,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      ngx_http_account_health_handler },
+
+      ngx_null_command
+};
+
+
+static ngx_http_module_t  ngx_http_account_module_ctx = {
+    NULL,                                  /* preconfiguration */
+    NULL,                                  /* postconfiguration */
+
+    ngx_http_account_create_main_conf,     /* create main configuration */
+    NULL,                                  /* init main configuration */
+
+    NULL,                                  /* create server configuration */
+    NULL,                                  /* merge server configuration */
+
+    ngx_http_account_create_loc_conf,      /* create location configuration */
+    ngx_http_account_merge_loc_conf        /* merge location configuration */
+};
+
+
+ngx_module_t  ngx_http_account_module = {
+    NGX_MODULE_V1,
+    &ngx_http_account_module_ctx,          /* module context */
+    ngx_http_account_commands,             /* module directives */
+    NGX_HTTP_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    ngx_http_account_init_module,          /* init module */
+    ngx_http_account_init_process,         /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    ngx_http_account_exit_process,         /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+static ngx_str_t  ngx_http_account_json_type = ngx_string("application/json");
+static ngx_str_t  ngx_http_account_health_up = ngx_string("{\"status\":\"UP\"}");
+
+
+static ngx_int_t
+ngx_http_account_lookup_handler(ngx_http_request_t *r)
+{
+    u_char                       *p;
+    size_t                        len;
+    MDB_val                       key, val;
+    ngx_int_t                     rc;
+    account_id_rc_e               reason;
+    ngx_http_account_db_t        *db;
+    ngx_http_account_loc_conf_t  *alcf;
+    u_char                        id[ACCOUNT_ID_MAX];
+
+    rc = ngx_http_discard_request_body(r);
+
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
+        return ngx_http_account_not_allowed(r);
+    }
+
+    if (ngx_http_account_parse_id(r, id, &len, &reason) != NGX_OK) {
+        return ngx_http_account_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                           "invalid account id", "reason",
+                                           (u_char *) account_id_strerror(reason),
+                                           ngx_strlen(account_id_strerror(reason)));
+    }
+
+    alcf = ngx_http_get_module_loc_conf(r, ngx_http_account_module);
+    db = alcf->db;
+
+    if (ngx_http_account_begin(r, db, 0) != NGX_OK) {
+        return ngx_http_account_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                           "account database unavailable",
+                                           NULL, NULL, 0);
+    }
+
+    key.mv_size = len;
+    key.mv_data = id;
+
+    rc = mdb_get(db->txn, db->dbi, &key, &val);
+
+    if (rc == MDB_NOTFOUND) {
+        mdb_txn_reset(db->txn);
+        return ngx_http_account_send_error(r, NGX_HTTP_NOT_FOUND,
+                                           "account not found", "id", id, len);
+    }
+
+    if (rc != MDB_SUCCESS) {
+        mdb_txn_reset(db->txn);
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "account_db \"%V\" lookup failed: %s",
+                      &db->path, mdb_strerror(rc));
+        return ngx_http_account_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                           "account database unavailable",
+                                           NULL, NULL, 0);
+    }
+
+    len = val.mv_size;
+    p = NULL;
+
+    if (!r->header_only) {
+        p = ngx_pnalloc(r->pool, len);
+        if (p == NULL) {
+            mdb_txn_reset(db->txn);
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        ngx_memcpy(p, val.mv_data, len);
+    }
+
+    mdb_txn_reset(db->txn);
+
+    return ngx_http_account_send(r, NGX_HTTP_OK, p, len);
+}
+
+
+static ngx_int_t
+ngx_http_account_health_handler(ngx_http_request_t *r)
+{
+    u_char                       *reason;
+    ngx_int_t                     rc;
+    ngx_http_account_db_t        *db;
+    ngx_http_account_loc_conf_t  *alcf;
+
+    rc = ngx_http_discard_request_body(r);
+
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
+        return ngx_http_account_not_allowed(r);
+    }
+
+    alcf = ngx_http_get_module_loc_conf(r, ngx_http_account_module);
+    db = alcf->db;
+
+    if (ngx_http_account_begin(r, db, 1) == NGX_OK) {
+        mdb_txn_reset(db->txn);
+
+        return ngx_http_account_send(r, NGX_HTTP_OK,
+                                     ngx_http_account_health_up.data,
+                                     ngx_http_account_health_up.len);
+    }
+
+    reason = (u_char *) mdb_strerror(db->error);
+
+    return ngx_http_account_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                       "account database unavailable",
+                                       "reason", reason, ngx_strlen(reason));
+}
+
+
+/*
+ * The id is the last segment of the request's path, taken from the request
+ * line as the client sent it (so that an escaped "/" is seen for what it
+ * is), or from the rewritten URI after a rewrite.
+ */
+
+static ngx_int_t
+ngx_http_account_parse_id(ngx_http_request_t *r, u_char *id, size_t *len,
+    account_id_rc_e *reason)
+{
+    u_char  *p, *start, *end;
+
+    if (r->valid_unparsed_uri) {
+        start = r->unparsed_uri.data;
+        end = start + r->unparsed_uri.len;
+
+        p = ngx_strlchr(start, end, '?');
+        if (p) {
+            end = p;
+        }
+
+    } else {
+        start = r->uri.data;
+        end = start + r->uri.len;
+    }
+
+    for (p = end; p > start && p[-1] != '/'; p--) {
+        /* void */
+    }
+
+    *reason = account_id_parse(p, end - p, r->valid_unparsed_uri, id, len);
+
+    return *reason == ACCOUNT_ID_OK ? NGX_OK : NGX_ERROR;
+}
+
+
+/*
+ * Makes db->txn a live read transaction on the newest committed data.  The
+ * caller resets it as soon as it has copied what it needs.
+ */
+
+static ngx_int_t
+ngx_http_account_begin(ngx_http_request_t *r, ngx_http_account_db_t *db,
+    ngx_uint_t force_check)
+{
+    int  rc;
+
+    if (force_check || (ngx_msec_int_t) (ngx_current_msec - db->check) >= 0) {
+        db->check = ngx_current_msec + NGX_HTTP_ACCOUNT_CHECK_INTERVAL;
+        ngx_http_account_db_check(db, r->connection->log);
+    }
+
+    if (db->env == NULL) {
+        return NGX_ERROR;
+    }
+
+    rc = mdb_txn_renew(db->txn);
+
+    if (rc == MDB_MAP_RESIZED) {
+        /* a seeder grew the map: adopt the size it wrote */
+
+        rc = mdb_env_set_mapsize(db->env, 0);
+
+        if (rc == MDB_SUCCESS) {
+            rc = mdb_txn_renew(db->txn);
+        }
+    }
+
+    if (rc != MDB_SUCCESS) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "account_db \"%V\" cannot be read: %s",
+                      &db->path, mdb_strerror(rc));
+
+        ngx_http_account_db_close(db);
+        db->error = rc;
+
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_account_send(ngx_http_request_t *r, ngx_uint_t status, u_char *data,
+    size_t len)
+{
+    ngx_int_t     rc;
+    ngx_buf_t    *b;
+    ngx_chain_t   out;
+
+    r->headers_out.status = status;
+    r->headers_out.content_length_n = len;
+    r->headers_out.content_type = ngx_http_account_json_type;
+    r->headers_out.content_type_len = ngx_http_account_json_type.len;
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    b = ngx_calloc_buf(r->pool);
+    if (b == NULL) {
+        return NGX_ERROR;
+    }
+
+    b->pos = data;
+    b->last = data + len;
+    b->memory = 1;
+    b->last_buf = (r == r->main) ? 1 : 0;
+    b->last_in_chain = 1;
+
+    out.buf = b;
+    out.next = NULL;
+
+    return ngx_http_output_filter(r, &out);
+}
+
+
+/* {"error":"<error>"} or {"error":"<error>","<field>":"<value>"} */
+
+static ngx_int_t
+ngx_http_account_send_error(ngx_http_request_t *r, ngx_uint_t status,
+    const char *error, const char *field, u_char *value, size_t value_len)
+{
+    u_char  *body, *p;
+    size_t   len;
+
+    len = sizeof("{\"error\":\"\"}") - 1 + ngx_strlen(error);
+
+    if (field) {
+        len += sizeof(",\"\":\"\"") - 1 + ngx_strlen(field)
+               + value_len + ngx_escape_json(NULL, value, value_len);
+    }
+
+    body = ngx_pnalloc(r->pool, len);
+    if (body == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    p = ngx_sprintf(body, "{\"error\":\"%s\"", error);
+
+    if (field) {
+        p = ngx_sprintf(p, ",\"%s\":\"", field);
+        p = (u_char *) ngx_escape_json(p, value, value_len);
+        *p++ = '"';
+    }
+
+    *p++ = '}';
+
+    return ngx_http_account_send(r, status, body, p - body);
+}
+
+
+static ngx_int_t
+ngx_http_account_not_allowed(ngx_http_request_t *r)
+{
+    ngx_table_elt_t  *allow;
+
+    allow = ngx_list_push(&r->headers_out.headers);
+    if (allow == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    allow->hash = 1;
+    ngx_str_set(&allow->key, "Allow");
+    ngx_str_set(&allow->value, "GET, HEAD");
+
+    return ngx_http_account_send_error(r, NGX_HTTP_NOT_ALLOWED,
+                                       "method not allowed", "allow",
+                                       (u_char *) "GET, HEAD", 9);
+}
+
+
+static ngx_int_t
+ngx_http_account_db_open(ngx_http_account_db_t *db, ngx_log_t *log)
+{
+    int               rc;
+    ngx_file_info_t   fi;
+    ngx_core_conf_t  *ccf;
+
+    rc = account_store_open_reader((char *) db->path.data,
+                                   db->nolock ? MDB_NOLOCK : 0,
+                                   &db->env, &db->dbi);
+
+    if (rc == MDB_SUCCESS) {
+        rc = mdb_txn_begin(db->env, NULL, MDB_RDONLY, &db->txn);
+
+        if (rc == MDB_SUCCESS) {
+            mdb_txn_reset(db->txn);
+
+        } else {
+            mdb_env_close(db->env);
+            db->env = NULL;
+        }
+    }
+
+    if (rc != MDB_SUCCESS) {
+        db->error = rc;
+
+        ccf = (ngx_core_conf_t *) ngx_get_conf(ngx_cycle->conf_ctx,
+                                               ngx_core_module);
+
+        ngx_log_error(NGX_LOG_ERR, log, 0,
+                      "account_db \"%V\" cannot be opened by worker user "
+                      "\"%s\": %s%s", &db->path,
+                      ccf->username ? ccf->username : "(current)",
+                      mdb_strerror(rc),
+                      rc == EACCES && !db->nolock
+                      ? " (LMDB readers need write access to the lock file "
+                        "next to the database, or \"lock=off\" for a "
+                        "database that nobody writes)" : "");
+        return NGX_ERROR;
+    }
+
+    if (ngx_file_info(db->path.data, &fi) != NGX_FILE_ERROR) {
+        db->dev = fi.st_dev;
+        db->ino = fi.st_ino;
+        db->size = fi.st_size;
+    }
+
+    db->error = 0;
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_account_db_close(ngx_http_account_db_t *db)
+{
+    if (db->txn) {
+        mdb_txn_abort(db->txn);
+        db->txn = NULL;
+    }
+
+    if (db->env) {
+        mdb_env_close(db->env);
+        db->env = NULL;
+    }
+}
+
+
+/*
+ * Once a second: follow a database that was replaced (a new file under the
+ * same path), let go of one that was removed or cut short, and try again to
+ * open one that could not be opened.
+ */
+
+static void
+ngx_http_account_db_check(ngx_http_account_db_t *db, ngx_log_t *log)
+{
+    int              rc;
+    ngx_file_info_t  fi;
+
+    if (db->env == NULL) {
+        if (ngx_http_account_db_open(db, log) == NGX_OK) {
+            ngx_log_error(NGX_LOG_NOTICE, log, 0,
+                          "account_db \"%V\" is open", &db->path);
+        }
+
+        return;
+    }
+
+    if (ngx_file_info(db->path.data, &fi) == NGX_FILE_ERROR) {
+        rc = ngx_errno;
+        ngx_log_error(NGX_LOG_ERR, log, rc,
+                      "account_db \"%V\" is gone", &db->path);
+        goto close;
+    }
+
+    if (fi.st_ino != db->ino || fi.st_dev != db->dev) {
+        ngx_log_error(NGX_LOG_NOTICE, log, 0,
+                      "account_db \"%V\" was replaced, reopening",
+                      &db->path);
+        ngx_http_account_db_close(db);
+        (void) ngx_http_account_db_open(db, log);
+        return;
+    }
+
+    /* a writer only ever grows the file; reading past its end is SIGBUS */
+
+    if (fi.st_size < db->size) {
+        rc = MDB_INVALID;
+        ngx_log_error(NGX_LOG_ERR, log, 0,
+                      "account_db \"%V\" was truncated to %O bytes",
+                      &db->path, fi.st_size);
+        goto close;
+    }
+
+    db->size = fi.st_size;
+
+    return;
+
+close:
+
+    ngx_http_account_db_close(db);
+    db->error = rc;
+}
+
+
+/* what "nginx -t" can tell about the worker user's access to the lock file */
+
+static void
+ngx_http_account_db_check_user(ngx_http_account_db_t *db, ngx_cycle_t *cycle)
+{
+    u_char           *lock, *dir, *p;
+    ngx_uid_t         uid;
+    ngx_gid_t         gid;
+    ngx_file_info_t   fi;
+    ngx_core_conf_t  *ccf;
+
+    if (db->nolock) {
+        return;
+    }
+
+    ccf = (ngx_core_conf_t *) ngx_get_conf(cycle->conf_ctx, ngx_core_module);
+
+    if (ccf->user == (ngx_uid_t) NGX_CONF_UNSET_UINT) {
+        uid = geteuid();
+        gid = getegid();
+
+    } else {
+        uid = ccf->user;
+        gid = ccf->group;
+    }
+
+    if (uid == 0) {
+        return;
+    }
+
+    lock = ngx_pnalloc(cycle->pool, db->path.len
+                                    + sizeof(ACCOUNT_STORE_LOCK_SUFFIX));
+    if (lock == NULL) {
+        return;
+    }
+
+    p = ngx_cpymem(lock, db->path.data, db->path.len);
+    ngx_memcpy(p, ACCOUNT_STORE_LOCK_SUFFIX, sizeof(ACCOUNT_STORE_LOCK_SUFFIX));
+
+    if (ngx_file_info(lock, &fi) == NGX_FILE_ERROR) {
+
+        /* the first reader creates the lock file in the directory */
+
+        dir = ngx_pstrdup(cycle->pool, &db->path);
+        if (dir == NULL) {
+            return;
+        }
+
+        p = dir + db->path.len;
+        while (p > dir && *p != '/') {
+            p--;
+        }
+
+        *(p == dir ? p + 1 : p) = '\0';
+
+        if (ngx_file_info(dir, &fi) == NGX_FILE_ERROR) {
+            return;
+        }
+
+        lock = dir;
+    }
+
+    if ((fi.st_uid == uid && (fi.st_mode & S_IWUSR))
+        || (fi.st_gid == gid && (fi.st_mode & S_IWGRP))
+        || (fi.st_mode & S_IWOTH))
+    {
+        return;
+    }
+
+    ngx_log_error(NGX_LOG_WARN, cycle->log, 0,
+                  "account_db \"%V\": worker user \"%s\" cannot write \"%s\"; "
+                  "LMDB readers need write access to the lock file, or "
+                  "\"lock=off\" for a database that nobody writes",
+                  &db->path, ccf->username ? ccf->username : "(current)",
+                  lock);
+}
+
+
+static void *
+ngx_http_account_create_main_conf(ngx_conf_t *cf)
+{
+    ngx_http_account_main_conf_t  *amcf;
+
+    amcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_account_main_conf_t));
+    if (amcf == NULL) {
+        return NULL;
+    }
+
+    if (ngx_array_init(&amcf->dbs, cf->pool, 1,
+                       sizeof(ngx_http_account_db_t *))
+        != NGX_OK)
+    {
+        return NULL;
+    }
+
+    return amcf;
+}
+
+
+static void *
+ngx_http_account_create_loc_conf(ngx_conf_t *cf)
+{
+    ngx_http_account_loc_conf_t  *alcf;
+
+    alcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_account_loc_conf_t));
+    if (alcf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     alcf->db = NULL;
+     *     alcf->handler = 0;
+     */
+
+    return alcf;
+}
+
+
+static char *
+ngx_http_account_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
+{
+    ngx_http_account_loc_conf_t *prev = parent;
+    ngx_http_account_loc_conf_t *conf = child;
+
+    if (conf->db == NULL) {
+        conf->db = prev->db;
+    }
+
+    if (conf->handler && conf->db == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"account_lookup\" and \"account_health\" need "
+                           "an \"account_db\" in the same or an enclosing "
+                           "block");
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_account_db(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_account_loc_conf_t *alcf = conf;
+
+    int                            rc;
+    MDB_env                       *env;
+    MDB_dbi                        dbi;
+    ngx_str_t                     *value, path;
+    ngx_uint_t                     i, nolock;
+    ngx_http_account_db_t        **dbp, *db;
+    ngx_http_account_main_conf_t  *amcf;
+
+    if (alcf->db) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    path = value[1];
+    nolock = 0;
+
+    if (cf->args->nelts == 3) {
+        if (ngx_strcmp(value[2].data, "lock=off") == 0) {
+            nolock = 1;
+
+        } else if (ngx_strcmp(value[2].data, "lock=on") != 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid parameter \"%V\", "
+                               "expected \"lock=on\" or \"lock=off\"",
+                               &value[2]);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    /* ngx_conf_full_name() leaves the name null-terminated */
+
+    if (ngx_conf_full_name(cf->cycle, &path, 0) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    amcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_account_module);
+    dbp = amcf->dbs.elts;
+
+    for (i = 0; i < amcf->dbs.nelts; i++) {
+        if (dbp[i]->path.len == path.len
+            && ngx_strncmp(dbp[i]->path.data, path.data, path.len) == 0)
+        {
+            if (dbp[i]->nolock != nolock) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "account_db \"%V\" is used with different "
+                                   "\"lock\" parameters", &path);
+                return NGX_CONF_ERROR;
+            }
+
+            alcf->db = dbp[i];
+            return NGX_CONF_OK;
+        }
+    }
+
+    /*
+     * Validate the database now, so that "nginx -t" tells.  Without a lock
+     * file: the master must not create one that the workers could not use.
+     */
+
+    rc = account_store_open_reader((char *) path.data, MDB_NOLOCK,
+                                   &env, &dbi);
+
+    if (rc != MDB_SUCCESS) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "account_db \"%V\" is not a usable LMDB "
+                           "database: %s (create it with account-seed "
+                           "--db %V)", &path, mdb_strerror(rc), &path);
+        return NGX_CONF_ERROR;
+    }
+
+    mdb_env_close(env);
+
+    db = ngx_pcalloc(cf->pool, sizeof(ngx_http_account_db_t));
+    if (db == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    db->path = path;
+    db->nolock = nolock;
+    db->error = ENOENT;
+
+    dbp = ngx_array_push(&amcf->dbs);
+    if (dbp == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    *dbp = db;
+    alcf->db = db;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_account_handler(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_account_loc_conf_t *alcf = conf;
+
+    ngx_http_core_loc_conf_t  *clcf;
+
+    if (alcf->handler) {
+        return "is duplicate";
+    }
+
+    alcf->handler = 1;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = (ngx_http_handler_pt) cmd->post;
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_account_init_module(ngx_cycle_t *cycle)
+{
+    ngx_uint_t                     i;
+    ngx_http_account_db_t        **dbp;
+    ngx_http_account_main_conf_t  *amcf;
+
+    amcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_account_module);
+    if (amcf == NULL) {
+        return NGX_OK;
+    }
+
+    dbp = amcf->dbs.elts;
+
+    for (i = 0; i < amcf->dbs.nelts; i++) {
+        ngx_http_account_db_check_user(dbp[i], cycle);
+    }
+
+    return NGX_OK;
+}
+
+
+/* LMDB environments must not cross fork(): each worker opens its own */
+
+static ngx_int_t
+ngx_http_account_init_process(ngx_cycle_t *cycle)
+{
+    ngx_uint_t                     i;
+    ngx_http_account_db_t        **dbp;
+    ngx_http_account_main_conf_t  *amcf;
+
+    amcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_account_module);
+    if (amcf == NULL) {
+        return NGX_OK;
+    }
+
+    dbp = amcf->dbs.elts;
+
+    for (i = 0; i < amcf->dbs.nelts; i++) {
+
+        /* a worker that failed here would not be respawned: serve 503s */
+
+        (void) ngx_http_account_db_open(dbp[i], cycle->log);
+        dbp[i]->check = ngx_current_msec + NGX_HTTP_ACCOUNT_CHECK_INTERVAL;
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_account_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_uint_t                     i;
+    ngx_http_account_db_t        **dbp;
+    ngx_http_account_main_conf_t  *amcf;
+
+    amcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_account_module);
+    if (amcf == NULL) {
+        return;
+    }
+
+    dbp = amcf->dbs.elts;
+
+    for (i = 0; i < amcf->dbs.nelts; i++) {
+        ngx_http_account_db_close(dbp[i]);
+    }
+}

@@ -1,0 +1,64 @@
+#!/bin/sh
+# Install the Debian packages the project needs to build, run and test.
+#
+#   scripts/deps.sh build     compiler, nginx-dev, LMDB, jansson
+#   scripts/deps.sh test      build + Test::Nginx, wrk, valgrind, clang
+#   scripts/deps.sh bench     test + the benchmark peers and plotting
+#
+# Test::Nginx is packaged by Debian in the unstable suite only.  The suite is
+# added from the archive address the machine's apt configuration already uses,
+# with a pin that keeps everything but libtest-nginx-perl on the stable release.
+set -eu
+
+want=${1:-build}
+
+build_pkgs="build-essential nginx nginx-dev liblmdb-dev lmdb-utils libjansson-dev"
+test_pkgs="$build_pkgs libtest-nginx-perl wrk valgrind clang curl"
+bench_pkgs="$test_pkgs libnginx-mod-http-lua hey gnuplot-nox"
+
+case $want in
+build) pkgs=$build_pkgs ;;
+test)  pkgs=$test_pkgs ;;
+bench) pkgs=$bench_pkgs ;;
+*)     echo "usage: $0 build|test|bench" >&2; exit 64 ;;
+esac
+
+missing=
+for p in $pkgs; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' \
+        || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+
+sudo=
+[ "$(id -u)" -eq 0 ] || sudo=sudo
+
+case $missing in
+*libtest-nginx-perl*)
+    if [ ! -e /etc/apt/sources.list.d/unstable-test-nginx.sources ]; then
+        # the first Debian archive URI configured for the main archive
+        uri=$(cat /etc/apt/sources.list.d/*.sources /etc/apt/sources.list \
+                  2>/dev/null \
+              | awk '/^URIs:/ && $2 !~ /security/ { print $2; exit }
+                     /^deb / && $2 !~ /security/ && $0 ~ /debian/ {
+                         print $2; exit }')
+        if [ -z "$uri" ]; then
+            echo "$0: no Debian archive found in the apt configuration" >&2
+            exit 1
+        fi
+        printf 'Types: deb\nURIs: %s\nSuites: unstable\nComponents: main\n%s\n' \
+            "$uri" \
+            'Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg' \
+            | $sudo tee /etc/apt/sources.list.d/unstable-test-nginx.sources \
+            >/dev/null
+        printf '%s\n' \
+            'Package: *' 'Pin: release a=unstable' 'Pin-Priority: 1' '' \
+            'Package: libtest-nginx-perl' 'Pin: release a=unstable' \
+            'Pin-Priority: 500' \
+            | $sudo tee /etc/apt/preferences.d/unstable-test-nginx >/dev/null
+    fi
+    ;;
+esac
+
+$sudo apt-get update -q
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends $missing

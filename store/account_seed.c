@@ -1,0 +1,563 @@
+/*
+ * account-seed: fills an accounts database, generated or from JSON Lines,
+ * in one write transaction: all of the input or nothing.
+ */
+
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "account_store.h"
+
+
+#define SEED_LINE_MAX       (1024 * 1024)
+
+/* what one generated account costs in the map, keys, values and pages */
+#define SEED_ACCOUNT_BYTES  64
+
+#define EX_USAGE            64
+#define EX_DATAERR          65
+#define EX_NOINPUT          66
+
+
+typedef struct {
+    const char     *db_path;
+    const char     *from;            /* JSON Lines file, "-" for stdin */
+    uint64_t        start;
+    uint64_t        count;
+    int             quiet;
+} seed_options_t;
+
+
+typedef struct {
+    MDB_txn        *txn;
+    MDB_dbi         dbi;
+    size_t          done;
+    int             progress;
+    struct timespec started;
+    struct timespec shown;
+    char           *buf;             /* rendered values */
+    size_t          buf_size;
+} seed_t;
+
+
+static const char  *progname = "account-seed";
+
+
+static void
+usage(FILE *out)
+{
+    fprintf(out,
+"Usage: %s --db PATH [--count N] [--start ID] [--quiet]\n"
+"       %s --db PATH --from FILE [--quiet]\n"
+"\n"
+"Writes accounts into the LMDB database at PATH (created if needed; its\n"
+"lock file is PATH-lock), in one transaction: all of them or none.\n"
+"\n"
+"  -d, --db PATH      the database file that nginx's account_db serves\n"
+"  -n, --count N      generate N accounts (default 100)\n"
+"  -s, --start ID     the first generated id (default 10000); account i\n"
+"                     is {\"id\":\"<ID+i>\",\"name\":\"Person_<i>\"}\n"
+"  -f, --from FILE    import JSON Lines instead (\"-\" reads standard input):\n"
+"                     one object a line with string \"id\" and \"name\";\n"
+"                     other members are kept in the stored document.\n"
+"                     Blank lines and a leading UTF-8 BOM are skipped; a\n"
+"                     later line with the same id replaces an earlier one.\n"
+"  -q, --quiet        print nothing but errors\n"
+"  -h, --help         show this help\n"
+"\n"
+"An id is 1 to %d bytes of A-Z a-z 0-9 - . _ ~ and is not \".\" or \"..\".\n"
+"Existing accounts with other ids are kept; a rerun is idempotent.\n"
+"Running nginx workers see the new data at their next request.\n"
+"\n"
+"Exit status: 0 done, 1 database error, %d bad arguments, %d bad input\n"
+"line (file, line and reason printed; nothing written), %d unreadable "
+"input.\n",
+        progname, progname, ACCOUNT_ID_MAX, EX_USAGE, EX_DATAERR,
+        EX_NOINPUT);
+}
+
+
+static double
+seed_elapsed(struct timespec *since)
+{
+    struct timespec  now;
+
+    clock_gettime(CLOCK_MONOTONIC, &now);
+
+    return (double) (now.tv_sec - since->tv_sec)
+           + (double) (now.tv_nsec - since->tv_nsec) / 1e9;
+}
+
+
+static void
+seed_progress(seed_t *s, int last)
+{
+    double  t;
+
+    if (!s->progress || (!last && (s->done & 0xffff) != 0)) {
+        return;
+    }
+
+    if (!last && seed_elapsed(&s->shown) < 0.5) {
+        return;
+    }
+
+    clock_gettime(CLOCK_MONOTONIC, &s->shown);
+    t = seed_elapsed(&s->started);
+
+    fprintf(stderr, "\r%zu accounts, %.0f/s%s", s->done,
+            t > 0 ? (double) s->done / t : 0.0, last ? "\n" : "");
+}
+
+
+/* renders the document with jansson and stores it under id */
+
+static int
+seed_put(seed_t *s, json_t *doc, const char *id, size_t id_len)
+{
+    int      rc;
+    size_t   len;
+    MDB_val  key, val;
+
+    for ( ;; ) {
+        len = json_dumpb(doc, s->buf, s->buf_size, JSON_COMPACT);
+
+        if (len == 0) {
+            return ENOMEM;
+        }
+
+        if (len <= s->buf_size) {
+            break;
+        }
+
+        free(s->buf);
+        s->buf_size = len * 2;
+        s->buf = malloc(s->buf_size);
+
+        if (s->buf == NULL) {
+            s->buf_size = 0;
+            return ENOMEM;
+        }
+    }
+
+    key.mv_data = (void *) id;
+    key.mv_size = id_len;
+    val.mv_data = s->buf;
+    val.mv_size = len;
+
+    rc = mdb_put(s->txn, s->dbi, &key, &val, 0);
+
+    if (rc == MDB_SUCCESS) {
+        s->done++;
+        seed_progress(s, 0);
+    }
+
+    return rc;
+}
+
+
+static int
+seed_generate(seed_t *s, seed_options_t *o)
+{
+    int       rc, n;
+    json_t   *doc, *id, *name;
+    uint64_t  i;
+    char      id_buf[32], name_buf[32];
+
+    id = json_string("");
+    name = json_string("");
+    doc = json_object();
+
+    if (doc == NULL || id == NULL || name == NULL
+        || json_object_set(doc, "id", id) != 0
+        || json_object_set(doc, "name", name) != 0)
+    {
+        rc = ENOMEM;
+        goto done;
+    }
+
+    rc = MDB_SUCCESS;
+
+    for (i = 0; i < o->count; i++) {
+        n = snprintf(id_buf, sizeof(id_buf), "%" PRIu64, o->start + i);
+        json_string_setn(id, id_buf, n);
+
+        n = snprintf(name_buf, sizeof(name_buf), "Person_%" PRIu64, i);
+        json_string_setn(name, name_buf, n);
+
+        rc = seed_put(s, doc, id_buf, strlen(id_buf));
+        if (rc != MDB_SUCCESS) {
+            break;
+        }
+    }
+
+done:
+
+    json_decref(doc);
+    json_decref(id);
+    json_decref(name);
+
+    return rc;
+}
+
+
+/*
+ * Returns MDB_SUCCESS, an LMDB or errno code, or -1 for a bad line (already
+ * reported with its file name and line number).
+ */
+
+static int
+seed_import(seed_t *s, FILE *in, const char *file)
+{
+    int              rc;
+    char            *line, *p;
+    size_t           cap, lineno, id_len;
+    ssize_t          len;
+    json_t          *doc, *id, *name;
+    json_error_t     err;
+    account_id_rc_e  idrc;
+    unsigned char    id_buf[ACCOUNT_ID_MAX];
+
+    line = NULL;
+    cap = 0;
+    lineno = 0;
+    rc = MDB_SUCCESS;
+
+#define SEED_BAD(...)                                                       \
+    do {                                                                    \
+        fprintf(stderr, "%s: %s:%zu: ", progname, file, lineno);            \
+        fprintf(stderr, __VA_ARGS__);                                       \
+        fputc('\n', stderr);                                                \
+        rc = -1;                                                            \
+        goto done;                                                          \
+    } while (0)
+
+    while ((len = getline(&line, &cap, in)) != -1) {
+        lineno++;
+        p = line;
+
+        if (lineno == 1 && len >= 3 && memcmp(p, "\xef\xbb\xbf", 3) == 0) {
+            p += 3;
+            len -= 3;
+        }
+
+        while (len > 0 && (p[len - 1] == '\n' || p[len - 1] == '\r'
+                           || p[len - 1] == ' ' || p[len - 1] == '\t'))
+        {
+            len--;
+        }
+
+        if (len == 0) {
+            continue;
+        }
+
+        if (len > SEED_LINE_MAX) {
+            SEED_BAD("the line is longer than %d bytes", SEED_LINE_MAX);
+        }
+
+        doc = json_loadb(p, len, JSON_REJECT_DUPLICATES, &err);
+
+        if (doc == NULL) {
+            fprintf(stderr, "%s: %s:%zu:%d: %s\n", progname, file, lineno,
+                    err.column, err.text);
+            rc = -1;
+            goto done;
+        }
+
+        if (!json_is_object(doc)) {
+            json_decref(doc);
+            SEED_BAD("expected a JSON object with \"id\" and \"name\"");
+        }
+
+        id = json_object_get(doc, "id");
+        name = json_object_get(doc, "name");
+
+        if (!json_is_string(id)) {
+            json_decref(doc);
+            SEED_BAD("\"id\" must be a string");
+        }
+
+        if (!json_is_string(name)) {
+            json_decref(doc);
+            SEED_BAD("\"name\" must be a string");
+        }
+
+        idrc = account_id_parse((const unsigned char *) json_string_value(id),
+                                json_string_length(id), 0, id_buf, &id_len);
+
+        if (idrc != ACCOUNT_ID_OK) {
+            json_decref(doc);
+            SEED_BAD("invalid id: %s", account_id_strerror(idrc));
+        }
+
+        rc = seed_put(s, doc, (const char *) id_buf, id_len);
+        json_decref(doc);
+
+        if (rc != MDB_SUCCESS) {
+            goto done;
+        }
+    }
+
+#undef SEED_BAD
+
+    if (ferror(in)) {
+        rc = errno ? errno : EIO;
+        fprintf(stderr, "%s: %s: read error: %s\n", progname, file,
+                strerror(rc));
+        rc = -1;
+
+    } else if (s->done == 0) {
+        fprintf(stderr, "%s: %s: no accounts in the input\n", progname,
+                file);
+    }
+
+done:
+
+    free(line);
+
+    return rc;
+}
+
+
+/* one attempt at the whole load, in one write transaction */
+
+static int
+seed_run(seed_options_t *o, FILE *in, size_t estimate, size_t *done,
+    size_t *map_size)
+{
+    int       rc;
+    size_t    want;
+    MDB_env  *env;
+    seed_t    s;
+
+    memset(&s, 0, sizeof(seed_t));
+
+    rc = account_store_open_writer(o->db_path, *map_size, &env);
+    if (rc != MDB_SUCCESS) {
+        return rc;
+    }
+
+    want = account_store_map_size(env, estimate);
+
+    if (want < *map_size) {
+        want = *map_size;
+
+    } else if (want > *map_size) {
+        rc = mdb_env_set_mapsize(env, want);
+        if (rc != MDB_SUCCESS) {
+            goto failed;
+        }
+    }
+
+    *map_size = want;
+
+    rc = mdb_txn_begin(env, NULL, 0, &s.txn);
+    if (rc != MDB_SUCCESS) {
+        goto failed;
+    }
+
+    rc = account_store_open_db(s.txn, &s.dbi);
+    if (rc != MDB_SUCCESS) {
+        mdb_txn_abort(s.txn);
+        goto failed;
+    }
+
+    s.progress = !o->quiet && isatty(STDERR_FILENO);
+    clock_gettime(CLOCK_MONOTONIC, &s.started);
+    s.shown = s.started;
+
+    rc = o->from ? seed_import(&s, in, o->from) : seed_generate(&s, o);
+
+    if (rc == MDB_SUCCESS) {
+        if (s.progress) {
+            seed_progress(&s, 1);
+        }
+
+        rc = mdb_txn_commit(s.txn);
+
+    } else {
+        if (s.progress) {
+            fputc('\n', stderr);
+        }
+
+        mdb_txn_abort(s.txn);
+    }
+
+    *done = s.done;
+
+failed:
+
+    free(s.buf);
+    mdb_env_close(env);
+
+    return rc;
+}
+
+
+static int
+parse_u64(const char *s, uint64_t *v)
+{
+    char  *end;
+
+    errno = 0;
+
+    if (*s < '0' || *s > '9') {
+        return -1;
+    }
+
+    *v = strtoull(s, &end, 10);
+
+    return (errno || *end != '\0') ? -1 : 0;
+}
+
+
+int
+main(int argc, char **argv)
+{
+    int              c, rc;
+    FILE            *in;
+    size_t           estimate, done, map_size;
+    struct stat      st;
+    seed_options_t   o;
+
+    static const struct option  longopts[] = {
+        { "db",    required_argument, NULL, 'd' },
+        { "count", required_argument, NULL, 'n' },
+        { "start", required_argument, NULL, 's' },
+        { "from",  required_argument, NULL, 'f' },
+        { "quiet", no_argument,       NULL, 'q' },
+        { "help",  no_argument,       NULL, 'h' },
+        { NULL, 0, NULL, 0 }
+    };
+
+    memset(&o, 0, sizeof(seed_options_t));
+    o.start = 10000;
+    o.count = 100;
+
+    while ((c = getopt_long(argc, argv, "d:n:s:f:qh", longopts, NULL)) != -1)
+    {
+        switch (c) {
+        case 'd':
+            o.db_path = optarg;
+            break;
+        case 'n':
+            if (parse_u64(optarg, &o.count) != 0) {
+                fprintf(stderr, "%s: --count: \"%s\" is not a number\n",
+                        progname, optarg);
+                return EX_USAGE;
+            }
+            break;
+        case 's':
+            if (parse_u64(optarg, &o.start) != 0
+                || o.start > UINT64_MAX / 2)
+            {
+                fprintf(stderr, "%s: --start: \"%s\" is not a number\n",
+                        progname, optarg);
+                return EX_USAGE;
+            }
+            break;
+        case 'f':
+            o.from = optarg;
+            break;
+        case 'q':
+            o.quiet = 1;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return EX_USAGE;
+        }
+    }
+
+    if (optind != argc || o.db_path == NULL) {
+        fprintf(stderr, "%s: %s\n", progname, optind != argc
+                ? "unexpected argument" : "--db PATH is required");
+        usage(stderr);
+        return EX_USAGE;
+    }
+
+    in = NULL;
+
+    if (o.from) {
+        if (strcmp(o.from, "-") == 0) {
+            in = stdin;
+            o.from = "(stdin)";
+
+        } else {
+            in = fopen(o.from, "r");
+            if (in == NULL) {
+                fprintf(stderr, "%s: %s: %s\n", progname, o.from,
+                        strerror(errno));
+                return EX_NOINPUT;
+            }
+        }
+
+        /* a file of JSON Lines is about as large as the data it holds */
+
+        estimate = (fstat(fileno(in), &st) == 0 && S_ISREG(st.st_mode))
+                   ? (size_t) st.st_size : ACCOUNT_STORE_MAP_MIN * 16;
+
+    } else {
+        estimate = o.count * SEED_ACCOUNT_BYTES;
+    }
+
+    map_size = 0;
+
+    for ( ;; ) {
+        done = 0;
+        rc = seed_run(&o, in, estimate, &done, &map_size);
+
+        if (rc != MDB_MAP_FULL) {
+            break;
+        }
+
+        /* the estimate was short: start again with a map twice as large */
+
+        if (in && fseek(in, 0, SEEK_SET) != 0) {
+            fprintf(stderr, "%s: the map of %s is full and %s cannot be "
+                    "read again; import from a regular file\n",
+                    progname, o.db_path, o.from);
+            break;
+        }
+
+        map_size *= 2;
+    }
+
+    if (in && in != stdin) {
+        fclose(in);
+    }
+
+    if (rc == -1) {
+        fprintf(stderr, "%s: nothing was written to %s\n", progname,
+                o.db_path);
+        return EX_DATAERR;
+    }
+
+    if (rc != MDB_SUCCESS) {
+        fprintf(stderr, "%s: %s: %s\n", progname, o.db_path,
+                mdb_strerror(rc));
+        return 1;
+    }
+
+    if (!o.quiet) {
+        if (o.from) {
+            printf("Imported %zu accounts from %s\n", done, o.from);
+
+        } else {
+            printf("Seeded %zu fake accounts...\n", done);
+        }
+    }
+
+    return 0;
+}

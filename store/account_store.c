@@ -1,0 +1,258 @@
+/*
+ * The accounts store: id rules and the LMDB layout, shared by the nginx
+ * module and the seeding tool.
+ */
+
+#include <errno.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "account_store.h"
+
+
+/* RFC 3986 "unreserved": ALPHA / DIGIT / "-" / "." / "_" / "~" */
+static const unsigned char  account_id_byte[256] = {
+    ['-'] = 1, ['.'] = 1, ['_'] = 1, ['~'] = 1,
+    ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1,
+    ['5'] = 1, ['6'] = 1, ['7'] = 1, ['8'] = 1, ['9'] = 1,
+    ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1,
+    ['G'] = 1, ['H'] = 1, ['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1,
+    ['M'] = 1, ['N'] = 1, ['O'] = 1, ['P'] = 1, ['Q'] = 1, ['R'] = 1,
+    ['S'] = 1, ['T'] = 1, ['U'] = 1, ['V'] = 1, ['W'] = 1, ['X'] = 1,
+    ['Y'] = 1, ['Z'] = 1,
+    ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1,
+    ['g'] = 1, ['h'] = 1, ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1,
+    ['m'] = 1, ['n'] = 1, ['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1,
+    ['s'] = 1, ['t'] = 1, ['u'] = 1, ['v'] = 1, ['w'] = 1, ['x'] = 1,
+    ['y'] = 1, ['z'] = 1
+};
+
+
+static int
+account_hex(unsigned char c)
+{
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+
+    c |= 0x20;
+
+    if (c >= 'a' && c <= 'f') {
+        return c - 'a' + 10;
+    }
+
+    return -1;
+}
+
+
+account_id_rc_e
+account_id_parse(const unsigned char *src, size_t len, int decode,
+    unsigned char *dst, size_t *dst_len)
+{
+    int                  hi, lo;
+    size_t               n;
+    unsigned char        c;
+    const unsigned char *end;
+
+    end = src + len;
+    n = 0;
+
+    while (src < end) {
+        c = *src++;
+
+        if (c == '%' && decode) {
+            if (end - src < 2
+                || (hi = account_hex(src[0])) < 0
+                || (lo = account_hex(src[1])) < 0)
+            {
+                return ACCOUNT_ID_BAD_ESCAPE;
+            }
+
+            c = (unsigned char) (hi << 4 | lo);
+            src += 2;
+
+            if (c == '/') {
+                return ACCOUNT_ID_SLASH;
+            }
+        }
+
+        if (!account_id_byte[c]) {
+            return c == '/' ? ACCOUNT_ID_SLASH : ACCOUNT_ID_BAD_BYTE;
+        }
+
+        if (n == ACCOUNT_ID_MAX) {
+            return ACCOUNT_ID_TOO_LONG;
+        }
+
+        dst[n++] = c;
+    }
+
+    if (n == 0) {
+        return ACCOUNT_ID_EMPTY;
+    }
+
+    if (dst[0] == '.' && (n == 1 || (n == 2 && dst[1] == '.'))) {
+        return ACCOUNT_ID_DOT_SEGMENT;
+    }
+
+    *dst_len = n;
+
+    return ACCOUNT_ID_OK;
+}
+
+
+const char *
+account_id_strerror(account_id_rc_e rc)
+{
+    switch (rc) {
+    case ACCOUNT_ID_OK:
+        return "valid";
+    case ACCOUNT_ID_EMPTY:
+        return "the id is empty";
+    case ACCOUNT_ID_TOO_LONG:
+        return "the id is longer than 128 bytes";
+    case ACCOUNT_ID_BAD_ESCAPE:
+        return "the id has a malformed percent-escape";
+    case ACCOUNT_ID_SLASH:
+        return "the id contains a slash";
+    case ACCOUNT_ID_BAD_BYTE:
+        return "the id may only contain A-Z a-z 0-9 - . _ ~";
+    case ACCOUNT_ID_DOT_SEGMENT:
+        return "the id may not be '.' or '..'";
+    }
+
+    return "the id is invalid";
+}
+
+
+int
+account_store_open_reader(const char *path, unsigned int flags,
+    MDB_env **envp, MDB_dbi *dbi)
+{
+    int          rc;
+    MDB_env     *env;
+    MDB_txn     *txn;
+    struct stat  st;
+
+    *envp = NULL;
+
+    /* LMDB would create a missing file even read-only: refuse first */
+    if (stat(path, &st) == -1) {
+        return errno;
+    }
+
+    if (!S_ISREG(st.st_mode)) {
+        return EINVAL;
+    }
+
+    rc = mdb_env_create(&env);
+    if (rc != MDB_SUCCESS) {
+        return rc;
+    }
+
+    rc = mdb_env_open(env, path,
+                      ACCOUNT_STORE_ENV_FLAGS | MDB_RDONLY | flags, 0644);
+    if (rc != MDB_SUCCESS) {
+        goto failed;
+    }
+
+    rc = mdb_txn_begin(env, NULL, MDB_RDONLY, &txn);
+    if (rc != MDB_SUCCESS) {
+        goto failed;
+    }
+
+    rc = mdb_dbi_open(txn, NULL, 0, dbi);
+    mdb_txn_abort(txn);
+
+    if (rc != MDB_SUCCESS) {
+        goto failed;
+    }
+
+    *envp = env;
+
+    return MDB_SUCCESS;
+
+failed:
+
+    mdb_env_close(env);
+
+    return rc;
+}
+
+
+int
+account_store_open_writer(const char *path, size_t map_size, MDB_env **envp)
+{
+    int       rc;
+    MDB_env  *env;
+
+    *envp = NULL;
+
+    rc = mdb_env_create(&env);
+    if (rc != MDB_SUCCESS) {
+        return rc;
+    }
+
+    if (map_size < ACCOUNT_STORE_MAP_MIN) {
+        map_size = ACCOUNT_STORE_MAP_MIN;
+    }
+
+    rc = mdb_env_set_mapsize(env, map_size);
+    if (rc != MDB_SUCCESS) {
+        goto failed;
+    }
+
+    rc = mdb_env_open(env, path, ACCOUNT_STORE_ENV_FLAGS, 0644);
+    if (rc != MDB_SUCCESS) {
+        goto failed;
+    }
+
+    *envp = env;
+
+    return MDB_SUCCESS;
+
+failed:
+
+    mdb_env_close(env);
+
+    return rc;
+}
+
+
+int
+account_store_open_db(MDB_txn *txn, MDB_dbi *dbi)
+{
+    return mdb_dbi_open(txn, NULL, 0, dbi);
+}
+
+
+size_t
+account_store_map_size(MDB_env *env, size_t bytes)
+{
+    size_t        used, want, step;
+    MDB_stat      st;
+    MDB_envinfo   info;
+
+    if (mdb_env_info(env, &info) != MDB_SUCCESS
+        || mdb_env_stat(env, &st) != MDB_SUCCESS)
+    {
+        return 0;
+    }
+
+    used = (info.me_last_pgno + 1) * (size_t) st.ms_psize;
+
+    /*
+     * Pages of a B+tree filled in random order are about two thirds full,
+     * and a rewrite needs room for the copy-on-write pages of the old
+     * version: twice the payload is enough for both.
+     */
+    want = used + 2 * bytes + ACCOUNT_STORE_MAP_MIN;
+
+    if (want <= info.me_mapsize) {
+        return info.me_mapsize;
+    }
+
+    step = ACCOUNT_STORE_MAP_MIN;
+
+    return (want + step - 1) / step * step;
+}

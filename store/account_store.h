@@ -1,0 +1,77 @@
+/*
+ * The accounts store: the one place that knows the LMDB layout.
+ *
+ * An accounts database is a single-file LMDB environment (MDB_NOSUBDIR)
+ * with its lock file next to it ("<path>-lock").  The unnamed database maps
+ * an account id (the raw id bytes, no terminator) to the exact JSON document
+ * that a GET of that id returns, rendered once by the seeding tool.
+ *
+ * An id is 1 to ACCOUNT_ID_MAX bytes from the URI "unreserved" set
+ * (A-Z a-z 0-9 - . _ ~), and is neither "." nor "..": every valid id can be
+ * written in a URI path segment as it is.
+ */
+
+#ifndef ACCOUNT_STORE_H
+#define ACCOUNT_STORE_H
+
+#include <stddef.h>
+#include <lmdb.h>
+
+
+#define ACCOUNT_ID_MAX          128
+
+/* the flags every opener uses; readers add MDB_RDONLY */
+#define ACCOUNT_STORE_ENV_FLAGS  (MDB_NOSUBDIR | MDB_NOTLS | MDB_NORDAHEAD)
+#define ACCOUNT_STORE_LOCK_SUFFIX  "-lock"
+
+/* the smallest map a seeder creates, and the step it grows by */
+#define ACCOUNT_STORE_MAP_MIN   (16 * 1024 * 1024)
+
+
+typedef enum {
+    ACCOUNT_ID_OK = 0,
+    ACCOUNT_ID_EMPTY,
+    ACCOUNT_ID_TOO_LONG,
+    ACCOUNT_ID_BAD_ESCAPE,
+    ACCOUNT_ID_SLASH,
+    ACCOUNT_ID_BAD_BYTE,
+    ACCOUNT_ID_DOT_SEGMENT
+} account_id_rc_e;
+
+
+/*
+ * Checks the id in [src, src + len).  With "decode" set, %XX escapes are
+ * decoded first (the input is a raw URI path segment).  On ACCOUNT_ID_OK the
+ * id is in dst (at least ACCOUNT_ID_MAX bytes) and its length in *dst_len.
+ */
+account_id_rc_e account_id_parse(const unsigned char *src, size_t len,
+    int decode, unsigned char *dst, size_t *dst_len);
+
+/* a short English reason for an id error, a static string */
+const char *account_id_strerror(account_id_rc_e rc);
+
+/*
+ * Opens the environment at path read-only (flags may add MDB_NOLOCK) and the
+ * accounts database in it.  On error *envp is NULL and the LMDB or errno code
+ * is returned.
+ */
+int account_store_open_reader(const char *path, unsigned int flags,
+    MDB_env **envp, MDB_dbi *dbi);
+
+/*
+ * Opens (creating if needed) the environment at path for writing, with a map
+ * of at least "map_size" bytes.
+ */
+int account_store_open_writer(const char *path, size_t map_size,
+    MDB_env **envp);
+
+/* opens the accounts database inside a write transaction */
+int account_store_open_db(MDB_txn *txn, MDB_dbi *dbi);
+
+/*
+ * The map size a writer needs to add "bytes" of keys and values to what the
+ * environment already holds, with room for LMDB's page overhead.
+ */
+size_t account_store_map_size(MDB_env *env, size_t bytes);
+
+#endif /* ACCOUNT_STORE_H */
