@@ -6,7 +6,7 @@
 
 NGINX_SRC   ?= /usr/share/nginx/src
 NGINX       ?= /usr/sbin/nginx
-BUILD       := build
+BUILD       ?= build
 DB          ?= data/accounts.mdb
 
 CC          ?= cc
@@ -23,11 +23,12 @@ MOD_LD_OPT  := -Wl,-z,relro -Wl,-z,now -fPIC $(MOD_EXTRA_LDFLAGS)
 
 MODULE      := $(BUILD)/ngx_http_account_module.so
 SEED        := $(BUILD)/account-seed
+UNIT        := $(BUILD)/test_account_store
 STORE_SRCS  := store/account_store.c store/account_store.h
 
-.PHONY: all deps test-deps run test prove unit clean
+.PHONY: all deps test-deps run test clean
 
-all: deps $(MODULE) $(SEED)
+all: deps $(MODULE) $(SEED) $(UNIT)
 
 deps:
 	@scripts/deps.sh build
@@ -54,6 +55,11 @@ $(SEED): store/account_seed.c $(STORE_SRCS)
 	$(CC) $(SEED_CFLAGS) -o $@ store/account_seed.c store/account_store.c \
 	    $(LDFLAGS) $(SEED_LIBS)
 
+$(UNIT): t/unit/test_account_store.c $(STORE_SRCS)
+	@mkdir -p $(BUILD)
+	$(CC) $(SEED_CFLAGS) -o $@ t/unit/test_account_store.c \
+	    store/account_store.c $(LDFLAGS) -llmdb
+
 $(DB): | $(SEED)
 	@mkdir -p $(dir $(DB))
 	$(SEED) --db $(DB)
@@ -68,12 +74,9 @@ run: all $(DB)
 	exec $(NGINX) -p $(CURDIR)/$(BUILD)/run -c nginx.conf \
 	    -e /dev/stderr -g 'daemon off; master_process on;'
 
-test: test-deps all unit prove
-
-prove:
-	TEST_NGINX_BINARY=$(NGINX) prove -r t/
-
-unit:
+test: test-deps all
+	ACCOUNT_BUILD=$(abspath $(BUILD)) TEST_NGINX_BINARY=$(NGINX) \
+	    prove -r $(PROVE_FLAGS) t/
 
 clean:
 	rm -rf $(BUILD)

@@ -1,0 +1,198 @@
+/*
+ * Unit tests of the store: id rules and the reader/writer open paths.
+ * Prints TAP, so that prove runs it (through t/00-store.t).
+ */
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "account_store.h"
+
+
+static int  tests, failed;
+
+
+static void
+ok(int cond, const char *name)
+{
+    tests++;
+
+    if (!cond) {
+        failed++;
+    }
+
+    printf("%s %d - %s\n", cond ? "ok" : "not ok", tests, name);
+}
+
+
+static account_id_rc_e
+parse(const char *s, int decode, char *out)
+{
+    size_t           n;
+    account_id_rc_e  rc;
+    unsigned char    buf[ACCOUNT_ID_MAX];
+
+    rc = account_id_parse((const unsigned char *) s, strlen(s), decode, buf,
+                          &n);
+
+    if (rc == ACCOUNT_ID_OK && out) {
+        memcpy(out, buf, n);
+        out[n] = '\0';
+    }
+
+    return rc;
+}
+
+
+static void
+test_ids(void)
+{
+    char  out[ACCOUNT_ID_MAX + 1], longid[ACCOUNT_ID_MAX + 2];
+
+    ok(parse("10000", 0, out) == ACCOUNT_ID_OK && strcmp(out, "10000") == 0,
+       "a numeric id is valid");
+    ok(parse("a-b.c_d~E9", 0, out) == ACCOUNT_ID_OK,
+       "every unreserved punctuation byte is valid");
+    ok(parse("", 0, NULL) == ACCOUNT_ID_EMPTY, "an empty id is refused");
+    ok(parse(".", 0, NULL) == ACCOUNT_ID_DOT_SEGMENT, "\".\" is refused");
+    ok(parse("..", 0, NULL) == ACCOUNT_ID_DOT_SEGMENT, "\"..\" is refused");
+    ok(parse("...", 0, out) == ACCOUNT_ID_OK, "\"...\" is an ordinary id");
+    ok(parse("%2e%2E", 1, NULL) == ACCOUNT_ID_DOT_SEGMENT,
+       "an escaped \"..\" is refused");
+    ok(parse("a/b", 0, NULL) == ACCOUNT_ID_SLASH, "a slash is refused");
+    ok(parse("a%2fb", 1, NULL) == ACCOUNT_ID_SLASH,
+       "an escaped slash is refused");
+    ok(parse("a%2fb", 0, NULL) == ACCOUNT_ID_BAD_BYTE,
+       "without decoding, '%' is just a bad byte");
+    ok(parse("%31%30", 1, out) == ACCOUNT_ID_OK && strcmp(out, "10") == 0,
+       "escaped unreserved bytes decode");
+    ok(parse("%3", 1, NULL) == ACCOUNT_ID_BAD_ESCAPE,
+       "a cut escape is refused");
+    ok(parse("%g0", 1, NULL) == ACCOUNT_ID_BAD_ESCAPE,
+       "a non-hex escape is refused");
+    ok(parse("%00", 1, NULL) == ACCOUNT_ID_BAD_BYTE, "an escaped NUL is refused");
+    ok(parse("caf\xc3\xa9", 0, NULL) == ACCOUNT_ID_BAD_BYTE,
+       "non-ASCII is refused");
+    ok(parse("a b", 0, NULL) == ACCOUNT_ID_BAD_BYTE, "a space is refused");
+
+    memset(longid, 'x', ACCOUNT_ID_MAX);
+    longid[ACCOUNT_ID_MAX] = '\0';
+    ok(parse(longid, 0, out) == ACCOUNT_ID_OK, "an id of the maximum length");
+
+    longid[ACCOUNT_ID_MAX] = 'x';
+    longid[ACCOUNT_ID_MAX + 1] = '\0';
+    ok(parse(longid, 0, NULL) == ACCOUNT_ID_TOO_LONG,
+       "an id one byte too long is refused");
+
+    ok(strlen(account_id_strerror(ACCOUNT_ID_SLASH)) > 0
+       && strchr(account_id_strerror(ACCOUNT_ID_DOT_SEGMENT), '"') == NULL,
+       "error texts are JSON-safe");
+}
+
+
+static void
+test_open(void)
+{
+    int       rc;
+    char      dir[] = "/tmp/account-store-XXXXXX", path[256];
+    FILE     *f;
+    MDB_env  *env;
+    MDB_dbi   dbi;
+    MDB_txn  *txn;
+    MDB_val   key, val;
+    size_t    size;
+
+    if (mkdtemp(dir) == NULL) {
+        ok(0, "mkdtemp");
+        return;
+    }
+
+    snprintf(path, sizeof(path), "%s/db.mdb", dir);
+
+    rc = account_store_open_reader(path, 0, &env, &dbi);
+    ok(rc == ENOENT && env == NULL,
+       "a reader does not create a missing database");
+    ok(access(path, F_OK) != 0, "and leaves no file behind");
+
+    rc = account_store_open_writer(path, 0, &env);
+    ok(rc == MDB_SUCCESS, "a writer creates the database");
+
+    if (rc == MDB_SUCCESS) {
+        size = account_store_map_size(env, 100 * 1024 * 1024);
+        ok(size >= 200u * 1024 * 1024 && size % ACCOUNT_STORE_MAP_MIN == 0,
+           "the map is sized for twice the payload, in whole steps");
+
+        rc = mdb_txn_begin(env, NULL, 0, &txn);
+        if (rc == MDB_SUCCESS) {
+            rc = account_store_open_db(txn, &dbi);
+        }
+
+        key.mv_data = "1";
+        key.mv_size = 1;
+        val.mv_data = "{\"id\":\"1\"}";
+        val.mv_size = 10;
+
+        if (rc == MDB_SUCCESS) {
+            rc = mdb_put(txn, dbi, &key, &val, 0);
+        }
+
+        ok(rc == MDB_SUCCESS && mdb_txn_commit(txn) == MDB_SUCCESS,
+           "a writer stores an account");
+
+        mdb_env_close(env);
+    }
+
+    snprintf(path + strlen(path), 16, "-lock");
+    ok(access(path, F_OK) == 0, "the lock file sits next to the database");
+    path[strlen(path) - 5] = '\0';
+
+    rc = account_store_open_reader(path, 0, &env, &dbi);
+    ok(rc == MDB_SUCCESS, "a reader opens it");
+
+    if (rc == MDB_SUCCESS) {
+        rc = mdb_txn_begin(env, NULL, MDB_RDONLY, &txn);
+        key.mv_data = "1";
+        key.mv_size = 1;
+
+        ok(rc == MDB_SUCCESS && mdb_get(txn, dbi, &key, &val) == MDB_SUCCESS
+           && val.mv_size == 10 && memcmp(val.mv_data, "{\"id\":\"1\"}", 10)
+              == 0,
+           "and reads the stored bytes back");
+
+        mdb_txn_abort(txn);
+        mdb_env_close(env);
+    }
+
+    snprintf(path, sizeof(path), "%s/garbage", dir);
+    f = fopen(path, "w");
+    if (f) {
+        fputs("this is not an LMDB database, just some text\n", f);
+        fclose(f);
+    }
+
+    rc = account_store_open_reader(path, MDB_NOLOCK, &env, &dbi);
+    ok(rc == MDB_INVALID, "a file that is not LMDB is refused as such");
+
+    ok(account_store_open_reader(dir, 0, &env, &dbi) == EINVAL,
+       "a directory is refused");
+
+    snprintf(path, sizeof(path), "rm -rf '%s'", dir);
+    if (system(path) != 0) {
+        ok(0, "cleanup");
+    }
+}
+
+
+int
+main(void)
+{
+    test_ids();
+    test_open();
+
+    printf("1..%d\n", tests);
+
+    return failed ? 1 : 0;
+}
