@@ -50,10 +50,11 @@ $(MODULE): $(BUILD)/nginx/objs/Makefile ngx_http_account_module.c $(STORE_SRCS)
 	cp $(BUILD)/nginx/objs/ngx_http_account_module.so $@.tmp
 	mv $@.tmp $@
 
-$(SEED): store/account_seed.c $(STORE_SRCS)
+SEED_SRCS   := store/account_seed.c store/account_line.c store/account_store.c
+
+$(SEED): $(SEED_SRCS) store/account_line.h store/account_store.h
 	@mkdir -p $(BUILD)
-	$(CC) $(SEED_CFLAGS) -o $@ store/account_seed.c store/account_store.c \
-	    $(LDFLAGS) $(SEED_LIBS)
+	$(CC) $(SEED_CFLAGS) -o $@ $(SEED_SRCS) $(LDFLAGS) $(SEED_LIBS)
 
 $(UNIT): t/unit/test_account_store.c $(STORE_SRCS)
 	@mkdir -p $(BUILD)

@@ -16,9 +16,8 @@
 #include <jansson.h>
 
 #include "account_store.h"
+#include "account_line.h"
 
-
-#define SEED_LINE_MAX       (1024 * 1024)
 
 /* what one generated account costs in the map, keys, values and pages */
 #define SEED_ACCOUNT_BYTES  64
@@ -218,109 +217,71 @@ done:
 static int
 seed_import(seed_t *s, FILE *in, const char *file)
 {
-    int              rc;
-    char            *line, *p;
-    size_t           cap, lineno, id_len;
-    ssize_t          len;
-    json_t          *doc, *id, *name;
-    json_error_t     err;
-    account_id_rc_e  idrc;
-    unsigned char    id_buf[ACCOUNT_ID_MAX];
+    int            rc;
+    char          *line, *p;
+    size_t         cap, lineno, id_len;
+    json_t        *doc;
+    ssize_t        len;
+    json_error_t   err;
+    unsigned char  id[ACCOUNT_ID_MAX];
 
     line = NULL;
     cap = 0;
     lineno = 0;
     rc = MDB_SUCCESS;
 
-#define SEED_BAD(...)                                                       \
-    do {                                                                    \
-        fprintf(stderr, "%s: %s:%zu: ", progname, file, lineno);            \
-        fprintf(stderr, __VA_ARGS__);                                       \
-        fputc('\n', stderr);                                                \
-        rc = -1;                                                            \
-        goto done;                                                          \
-    } while (0)
-
     while ((len = getline(&line, &cap, in)) != -1) {
         lineno++;
         p = line;
+
+        if (len > 0 && p[len - 1] == '\n') {
+            len--;
+        }
+
+        /* a byte order mark may open the file */
 
         if (lineno == 1 && len >= 3 && memcmp(p, "\xef\xbb\xbf", 3) == 0) {
             p += 3;
             len -= 3;
         }
 
-        while (len > 0 && (p[len - 1] == '\n' || p[len - 1] == '\r'
-                           || p[len - 1] == ' ' || p[len - 1] == '\t'))
-        {
-            len--;
-        }
-
-        if (len == 0) {
-            continue;
-        }
-
-        if (len > SEED_LINE_MAX) {
-            SEED_BAD("the line is longer than %d bytes", SEED_LINE_MAX);
-        }
-
-        doc = json_loadb(p, len, JSON_REJECT_DUPLICATES, &err);
+        doc = account_line_parse(p, len, id, &id_len, &err);
 
         if (doc == NULL) {
-            fprintf(stderr, "%s: %s:%zu:%d: %s\n", progname, file, lineno,
-                    err.column, err.text);
+            if (err.text[0] == '\0') {
+                continue;
+            }
+
+            if (err.column > 0) {
+                fprintf(stderr, "%s: %s:%zu:%d: %s\n", progname, file,
+                        lineno, err.column, err.text);
+
+            } else {
+                fprintf(stderr, "%s: %s:%zu: %s\n", progname, file, lineno,
+                        err.text);
+            }
+
             rc = -1;
-            goto done;
+            break;
         }
 
-        if (!json_is_object(doc)) {
-            json_decref(doc);
-            SEED_BAD("expected a JSON object with \"id\" and \"name\"");
-        }
-
-        id = json_object_get(doc, "id");
-        name = json_object_get(doc, "name");
-
-        if (!json_is_string(id)) {
-            json_decref(doc);
-            SEED_BAD("\"id\" must be a string");
-        }
-
-        if (!json_is_string(name)) {
-            json_decref(doc);
-            SEED_BAD("\"name\" must be a string");
-        }
-
-        idrc = account_id_parse((const unsigned char *) json_string_value(id),
-                                json_string_length(id), 0, id_buf, &id_len);
-
-        if (idrc != ACCOUNT_ID_OK) {
-            json_decref(doc);
-            SEED_BAD("invalid id: %s", account_id_strerror(idrc));
-        }
-
-        rc = seed_put(s, doc, (const char *) id_buf, id_len);
+        rc = seed_put(s, doc, (const char *) id, id_len);
         json_decref(doc);
 
         if (rc != MDB_SUCCESS) {
-            goto done;
+            break;
         }
     }
 
-#undef SEED_BAD
-
-    if (ferror(in)) {
-        rc = errno ? errno : EIO;
+    if (rc == MDB_SUCCESS && ferror(in)) {
         fprintf(stderr, "%s: %s: read error: %s\n", progname, file,
-                strerror(rc));
+                strerror(errno));
         rc = -1;
 
-    } else if (s->done == 0) {
+    } else if (rc == MDB_SUCCESS && s->done == 0) {
         fprintf(stderr, "%s: %s: no accounts in the input\n", progname,
                 file);
     }
-
-done:
 
     free(line);
 
