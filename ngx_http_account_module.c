@@ -10,6 +10,8 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
+#include <setjmp.h>
+
 #include "account_store.h"
 
 
@@ -48,6 +50,8 @@ static ngx_int_t ngx_http_account_lookup_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_account_health_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_account_parse_id(ngx_http_request_t *r,
     u_char *id, size_t *len, account_id_rc_e *reason);
+static ngx_int_t ngx_http_account_read(ngx_http_request_t *r,
+    ngx_http_account_db_t *db, MDB_val *key, ngx_str_t *doc);
 static ngx_int_t ngx_http_account_begin(ngx_http_request_t *r,
     ngx_http_account_db_t *db, ngx_uint_t force_check);
 static ngx_int_t ngx_http_account_send(ngx_http_request_t *r,
@@ -57,6 +61,7 @@ static ngx_int_t ngx_http_account_send_error(ngx_http_request_t *r,
     u_char *value, size_t value_len);
 static ngx_int_t ngx_http_account_not_allowed(ngx_http_request_t *r);
 
+static void ngx_http_account_fault_handler(int signo);
 static ngx_int_t ngx_http_account_db_open(ngx_http_account_db_t *db,
     ngx_log_t *log);
 static void ngx_http_account_db_close(ngx_http_account_db_t *db);
@@ -139,16 +144,19 @@ ngx_module_t  ngx_http_account_module = {
 static ngx_str_t  ngx_http_account_json_type = ngx_string("application/json");
 static ngx_str_t  ngx_http_account_health_up = ngx_string("{\"status\":\"UP\"}");
 
+/* where a fault inside a database read returns to */
+static sigjmp_buf                     ngx_http_account_fault_env;
+static volatile sig_atomic_t          ngx_http_account_fault_armed;
+
 
 static ngx_int_t
 ngx_http_account_lookup_handler(ngx_http_request_t *r)
 {
-    u_char                       *p;
     size_t                        len;
-    MDB_val                       key, val;
+    MDB_val                       key;
     ngx_int_t                     rc;
+    ngx_str_t                     doc;
     account_id_rc_e               reason;
-    ngx_http_account_db_t        *db;
     ngx_http_account_loc_conf_t  *alcf;
     u_char                        id[ACCOUNT_ID_MAX];
 
@@ -170,51 +178,24 @@ ngx_http_account_lookup_handler(ngx_http_request_t *r)
     }
 
     alcf = ngx_http_get_module_loc_conf(r, ngx_http_account_module);
-    db = alcf->db;
-
-    if (ngx_http_account_begin(r, db, 0) != NGX_OK) {
-        return ngx_http_account_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                           "account database unavailable",
-                                           NULL, NULL, 0);
-    }
 
     key.mv_size = len;
     key.mv_data = id;
 
-    rc = mdb_get(db->txn, db->dbi, &key, &val);
+    rc = ngx_http_account_read(r, alcf->db, &key, &doc);
 
-    if (rc == MDB_NOTFOUND) {
-        mdb_txn_reset(db->txn);
+    if (rc == NGX_DECLINED) {
         return ngx_http_account_send_error(r, NGX_HTTP_NOT_FOUND,
                                            "account not found", "id", id, len);
     }
 
-    if (rc != MDB_SUCCESS) {
-        mdb_txn_reset(db->txn);
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "account_db \"%V\" lookup failed: %s",
-                      &db->path, mdb_strerror(rc));
+    if (rc != NGX_OK) {
         return ngx_http_account_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
                                            "account database unavailable",
                                            NULL, NULL, 0);
     }
 
-    len = val.mv_size;
-    p = NULL;
-
-    if (!r->header_only) {
-        p = ngx_pnalloc(r->pool, len);
-        if (p == NULL) {
-            mdb_txn_reset(db->txn);
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        ngx_memcpy(p, val.mv_data, len);
-    }
-
-    mdb_txn_reset(db->txn);
-
-    return ngx_http_account_send(r, NGX_HTTP_OK, p, len);
+    return ngx_http_account_send(r, NGX_HTTP_OK, doc.data, doc.len);
 }
 
 
@@ -239,9 +220,7 @@ ngx_http_account_health_handler(ngx_http_request_t *r)
     alcf = ngx_http_get_module_loc_conf(r, ngx_http_account_module);
     db = alcf->db;
 
-    if (ngx_http_account_begin(r, db, 1) == NGX_OK) {
-        mdb_txn_reset(db->txn);
-
+    if (ngx_http_account_read(r, db, NULL, NULL) == NGX_OK) {
         return ngx_http_account_send(r, NGX_HTTP_OK,
                                      ngx_http_account_health_up.data,
                                      ngx_http_account_health_up.len);
@@ -252,6 +231,92 @@ ngx_http_account_health_handler(ngx_http_request_t *r)
     return ngx_http_account_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
                                        "account database unavailable",
                                        "reason", reason, ngx_strlen(reason));
+}
+
+
+/*
+ * Copies the document stored under key into the request pool (only its
+ * length for HEAD); with no key, only checks that the database can be read.
+ * Returns NGX_OK, NGX_DECLINED for an unknown id, or NGX_ERROR when the
+ * database cannot be read.
+ *
+ * A read that faults (a database file cut short or overwritten in place
+ * under the map) lands back here through the worker's SIGBUS/SIGSEGV
+ * handler: the database is closed, reopened by the next check, and the
+ * worker lives on.
+ */
+
+static ngx_int_t
+ngx_http_account_read(ngx_http_request_t *r, ngx_http_account_db_t *db,
+    MDB_val *key, ngx_str_t *doc)
+{
+    int      rc;
+    MDB_val  val;
+
+    if (sigsetjmp(ngx_http_account_fault_env, 0) != 0) {
+        ngx_http_account_fault_armed = 0;
+
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "account_db \"%V\" faulted while being read: the file "
+                      "was changed in place; closing it", &db->path);
+
+        ngx_http_account_db_close(db);
+        db->error = MDB_CORRUPTED;
+
+        return NGX_ERROR;
+    }
+
+    ngx_http_account_fault_armed = 1;
+
+    if (ngx_http_account_begin(r, db, key == NULL) != NGX_OK) {
+        ngx_http_account_fault_armed = 0;
+        return NGX_ERROR;
+    }
+
+    if (key == NULL) {
+        mdb_txn_reset(db->txn);
+        ngx_http_account_fault_armed = 0;
+        return NGX_OK;
+    }
+
+    rc = mdb_get(db->txn, db->dbi, key, &val);
+
+    if (rc == MDB_SUCCESS) {
+        doc->len = val.mv_size;
+        doc->data = NULL;
+
+        if (!r->header_only) {
+            doc->data = ngx_pnalloc(r->pool, val.mv_size);
+
+            if (doc->data == NULL) {
+                mdb_txn_reset(db->txn);
+                ngx_http_account_fault_armed = 0;
+                return NGX_ERROR;
+            }
+
+            ngx_memcpy(doc->data, val.mv_data, val.mv_size);
+        }
+    }
+
+    mdb_txn_reset(db->txn);
+    ngx_http_account_fault_armed = 0;
+
+    if (rc == MDB_SUCCESS) {
+        return NGX_OK;
+    }
+
+    if (rc == MDB_NOTFOUND) {
+        return NGX_DECLINED;
+    }
+
+    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                  "account_db \"%V\" lookup failed: %s",
+                  &db->path, mdb_strerror(rc));
+
+    ngx_http_account_db_close(db);
+    db->error = rc;
+
+    return NGX_ERROR;
 }
 
 
@@ -427,6 +492,24 @@ ngx_http_account_not_allowed(ngx_http_request_t *r)
     return ngx_http_account_send_error(r, NGX_HTTP_NOT_ALLOWED,
                                        "method not allowed", "allow",
                                        (u_char *) "GET, HEAD", 9);
+}
+
+
+static void
+ngx_http_account_fault_handler(int signo)
+{
+    struct sigaction  sa;
+
+    if (ngx_http_account_fault_armed) {
+        siglongjmp(ngx_http_account_fault_env, signo);
+    }
+
+    /* not a database read: fault again, as if there were no handler */
+
+    ngx_memzero(&sa, sizeof(struct sigaction));
+    sa.sa_handler = SIG_DFL;
+    sigemptyset(&sa.sa_mask);
+    (void) sigaction(signo, &sa, NULL);
 }
 
 
@@ -844,12 +927,29 @@ static ngx_int_t
 ngx_http_account_init_process(ngx_cycle_t *cycle)
 {
     ngx_uint_t                     i;
+    struct sigaction               sa;
     ngx_http_account_db_t        **dbp;
     ngx_http_account_main_conf_t  *amcf;
 
     amcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_account_module);
     if (amcf == NULL) {
         return NGX_OK;
+    }
+
+    if (amcf->dbs.nelts == 0) {
+        return NGX_OK;
+    }
+
+    ngx_memzero(&sa, sizeof(struct sigaction));
+    sa.sa_handler = ngx_http_account_fault_handler;
+    sa.sa_flags = SA_NODEFER;
+    sigemptyset(&sa.sa_mask);
+
+    if (sigaction(SIGBUS, &sa, NULL) == -1
+        || sigaction(SIGSEGV, &sa, NULL) == -1)
+    {
+        ngx_log_error(NGX_LOG_ALERT, cycle->log, ngx_errno,
+                      "sigaction(SIGBUS, SIGSEGV) failed");
     }
 
     dbp = amcf->dbs.elts;
