@@ -1,0 +1,217 @@
+# The directives, and what "nginx -t" and a start say about bad ones.
+
+use lib 't/lib';
+use AccountTest qw(new_db);
+use File::Temp qw(tempdir);
+use Test::Nginx::Socket 'no_plan';
+
+$ENV{TEST_NGINX_DB} = new_db();
+
+my $tmp = tempdir(CLEANUP => 1);
+$ENV{TEST_NGINX_NOT_LMDB} = "$tmp/not-lmdb.mdb";
+open my $fh, '>', $ENV{TEST_NGINX_NOT_LMDB} or die $!;
+print $fh "id,name\n10000,Person_0\n" x 512;
+close $fh;
+$ENV{TEST_NGINX_TMP} = $tmp;
+
+# the baked-in case: nobody writes, no lock file is needed or made
+$ENV{TEST_NGINX_DB_NOLOCK} = new_db('--count', 3);
+unlink "$ENV{TEST_NGINX_DB_NOLOCK}-lock";
+
+add_block_preprocessor(sub {
+    my $block = shift;
+
+    $block->set_value('no_error_log', "[error]\n[alert]\n[crit]")
+        unless defined $block->no_error_log || defined $block->error_log;
+});
+
+no_shuffle();
+run_tests();
+
+# "nginx -t" itself, as an operator runs it
+my $conf = "$tmp/t.conf";
+open $fh, '>', $conf or die $!;
+print $fh <<"_EOC_";
+load_module $ENV{TEST_NGINX_LOAD_MODULES};
+error_log stderr;
+pid $tmp/nginx.pid;
+events {}
+http { account_db $tmp/missing.mdb; }
+_EOC_
+close $fh;
+
+my $out = `$ENV{TEST_NGINX_BINARY} -t -p $tmp -c $conf 2>&1`;
+isnt($? >> 8, 0, 'nginx -t fails when account_db points at nothing');
+like($out, qr/\[emerg\] \d+#\d+: account_db "\Q$tmp\E\/missing.mdb" is not a usable LMDB database: No such file or directory/,
+     'nginx -t names the path and the reason');
+ok(!-e "$tmp/missing.mdb" && !-e "$tmp/missing.mdb-lock",
+   'nginx -t creates no database or lock file');
+
+__DATA__
+
+=== TEST 1: account_db at a missing path stops the start with [emerg]
+--- http_config
+account_db /nonexistent/accounts.mdb;
+--- config
+location /accounts/ { account_lookup; }
+--- request
+GET /accounts/10000
+--- must_die
+--- error_log
+account_db "/nonexistent/accounts.mdb" is not a usable LMDB database: No such file or directory (create it with account-seed --db /nonexistent/accounts.mdb)
+
+
+
+=== TEST 2: account_db at a file that is not LMDB stops the start with [emerg]
+--- http_config
+account_db $TEST_NGINX_NOT_LMDB;
+--- config
+location /accounts/ { account_lookup; }
+--- request
+GET /accounts/10000
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*account_db "[^"]*not-lmdb.mdb" is not a usable LMDB database: MDB_INVALID/
+
+
+
+=== TEST 3: account_db at a directory stops the start with [emerg]
+--- http_config
+account_db $TEST_NGINX_TMP;
+--- config
+location /accounts/ { account_lookup; }
+--- request
+GET /accounts/10000
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*account_db "[^"]*" is not a usable LMDB database: Invalid argument/
+
+
+
+=== TEST 4: account_lookup without any account_db is refused
+--- config
+location /accounts/ { account_lookup; }
+--- request
+GET /accounts/10000
+--- must_die
+--- error_log
+"account_lookup" and "account_health" need an "account_db" in the same or an enclosing block
+
+
+
+=== TEST 5: account_health without any account_db is refused
+--- config
+location = /health { account_health; }
+--- request
+GET /health
+--- must_die
+--- error_log
+need an "account_db"
+
+
+
+=== TEST 6: a second account_db in one block is a duplicate
+--- http_config
+account_db $TEST_NGINX_DB;
+account_db $TEST_NGINX_DB;
+--- config
+location /accounts/ { account_lookup; }
+--- request
+GET /accounts/10000
+--- must_die
+--- error_log
+"account_db" directive is duplicate
+
+
+
+=== TEST 7: an unknown account_db parameter is refused
+--- http_config
+account_db $TEST_NGINX_DB lock=maybe;
+--- config
+location /accounts/ { account_lookup; }
+--- request
+GET /accounts/10000
+--- must_die
+--- error_log
+invalid parameter "lock=maybe", expected "lock=on" or "lock=off"
+
+
+
+=== TEST 8: account_lookup takes no arguments
+--- http_config
+account_db $TEST_NGINX_DB;
+--- config
+location /accounts/ { account_lookup on; }
+--- request
+GET /accounts/10000
+--- must_die
+--- error_log
+invalid number of arguments in "account_lookup" directive
+
+
+
+=== TEST 9: account_lookup is a location directive only
+--- http_config
+account_db $TEST_NGINX_DB;
+account_lookup;
+--- config
+location /accounts/ { account_lookup; }
+--- request
+GET /accounts/10000
+--- must_die
+--- error_log
+"account_lookup" directive is not allowed here
+
+
+
+=== TEST 10: account_db in server context, inherited by the locations
+--- config
+account_db $TEST_NGINX_DB;
+location /accounts/ { account_lookup; }
+location = /health { account_health; }
+--- pipelined_requests eval
+["GET /accounts/10000", "GET /health"]
+--- error_code eval
+[200, 200]
+--- response_body eval
+['{"id":"10000","name":"Person_0"}', '{"status":"UP"}']
+
+
+
+=== TEST 11: lock=off serves a database that has no lock file, and makes none
+--- http_config
+account_db $TEST_NGINX_DB_NOLOCK lock=off;
+--- config
+location /accounts/ { account_lookup; }
+--- request
+GET /accounts/10002
+--- response_body chomp
+{"id":"10002","name":"Person_2"}
+--- response_body_filters eval
+sub { die "a lock file was made\n" if -e "$ENV{TEST_NGINX_DB_NOLOCK}-lock"; $_[0] }
+
+
+
+=== TEST 12: one database used by two locations is opened once per worker
+--- http_config
+account_db $TEST_NGINX_DB;
+--- config
+location /accounts/ { account_db $TEST_NGINX_DB; account_lookup; }
+location /people/ { account_db $TEST_NGINX_DB; account_lookup; }
+--- pipelined_requests eval
+["GET /accounts/10000", "GET /people/10001"]
+--- response_body eval
+['{"id":"10000","name":"Person_0"}', '{"id":"10001","name":"Person_1"}']
+
+
+
+=== TEST 13: the same database with different lock parameters is refused
+--- http_config
+account_db $TEST_NGINX_DB;
+--- config
+location /accounts/ { account_db $TEST_NGINX_DB lock=off; account_lookup; }
+--- request
+GET /accounts/10000
+--- must_die
+--- error_log
+is used with different "lock" parameters

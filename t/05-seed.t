@@ -1,0 +1,153 @@
+# account-seed: its defaults, its options, and all-or-nothing imports.
+
+use strict;
+use warnings;
+
+use lib 't/lib';
+use AccountTest;
+use File::Temp qw(tempdir);
+use Test::More;
+
+my $seed = AccountTest::seed_tool();
+my $tmp = tempdir(CLEANUP => 1);
+
+# runs account-seed, returns (exit status, stdout, stderr)
+sub run_seed {
+    my $cmd = join ' ', map { quotemeta } $seed, @_;
+    my $out = `$cmd 2>$tmp/stderr`;
+    my $status = $? >> 8;
+    open my $fh, '<', "$tmp/stderr" or die $!;
+    local $/;
+    my $err = <$fh>;
+    return ($status, $out, $err);
+}
+
+# the database's contents as { id => document }
+sub dump_db {
+    my ($db) = @_;
+    my %kv;
+    my @lines = `mdb_dump -p -n $db`;
+    $? == 0 or die "mdb_dump $db failed\n";
+    @lines = grep { /^ / } @lines;
+    while (my ($k, $v) = splice @lines, 0, 2) {
+        for ($k, $v) {
+            s/^ //;
+            chomp;
+            s/\\(\\|[0-9a-f]{2})/$1 eq '\\' ? '\\' : chr(hex $1)/ge;
+        }
+        $kv{$k} = $v;
+    }
+    return \%kv;
+}
+
+sub write_file {
+    my ($name, $text) = @_;
+    open my $fh, '>', "$tmp/$name" or die $!;
+    print $fh $text;
+    close $fh;
+    return "$tmp/$name";
+}
+
+my $db = "$tmp/default.mdb";
+my ($st, $out, $err) = run_seed('--db', $db);
+is($st, 0, 'the default seed succeeds');
+is($out, "Seeded 100 fake accounts...\n", 'and says so as the Go service did');
+is($err, '', 'quietly on stderr when not on a terminal');
+
+my $kv = dump_db($db);
+is(scalar keys %$kv, 100, 'the default seed writes 100 accounts');
+is($kv->{10000}, '{"id":"10000","name":"Person_0"}', 'the first is 10000');
+is($kv->{10099}, '{"id":"10099","name":"Person_99"}', 'the last is 10099');
+ok(-e "$db-lock", 'the lock file sits next to the database');
+
+($st) = run_seed('--db', $db);
+is($st, 0, 'seeding again succeeds');
+is_deeply(dump_db($db), $kv, 'and is idempotent');
+
+($st, $out) = run_seed('--db', $db, '--count', 3, '--start', 7);
+is($out, "Seeded 3 fake accounts...\n", '--count and --start');
+$kv = dump_db($db);
+is($kv->{9}, '{"id":"9","name":"Person_2"}', 'names count from Person_0');
+is(scalar keys %$kv, 103, 'other accounts are kept');
+
+($st, $out) = run_seed('--db', $db, '--count', 0);
+is($st, 0, '--count 0 is allowed');
+
+($st, $out) = run_seed('--db', $db, '--count', 5, '--quiet');
+is($out, '', '--quiet prints nothing');
+
+my $good = write_file('good.jsonl', <<'_EOF_');
+{"id":"a-1","name":"Ada","tags":["x","y"],"age":36}
+{"name":"Grace \"Amazing\" Hopper","id":"g.2"}
+
+{"id":"u_3","name":"caf\u00e9 \u2603"}
+_EOF_
+
+($st, $out, $err) = run_seed('--db', $db, '--from', $good);
+is($st, 0, 'a JSON Lines import succeeds');
+is($out, "Imported 3 accounts from $good\n", 'and counts the accounts');
+$kv = dump_db($db);
+is($kv->{'a-1'}, '{"id":"a-1","name":"Ada","tags":["x","y"],"age":36}',
+   'other members are kept, rendered compactly');
+is($kv->{'g.2'}, '{"name":"Grace \\"Amazing\\" Hopper","id":"g.2"}',
+   'escapes are rendered by jansson');
+is($kv->{'u_3'}, qq({"id":"u_3","name":"caf\xc3\xa9 \xe2\x98\x83"}),
+   'unicode escapes are stored as UTF-8');
+
+my %before = %{ dump_db($db) };
+my $bad = write_file('bad.jsonl', <<'_EOF_');
+{"id":"new-1","name":"One"}
+{"id":"new-2","name":"Two"}
+{"id":"new-3","name":"Three",}
+{"id":"new-4","name":"Four"}
+_EOF_
+
+($st, $out, $err) = run_seed('--db', $db, '--from', $bad);
+is($st, 65, 'a bad line fails the import with status 65');
+like($err, qr/^account-seed: \Q$bad\E:3:30: /m,
+     'the error names the file, the line and the column');
+like($err, qr/nothing was written to \Q$db\E/, 'and says nothing was written');
+is_deeply(dump_db($db), \%before, 'and nothing was written');
+
+my $noid = write_file('noid.jsonl', qq({"id":"ok","name":"x"}\n{"name":"x"}\n));
+($st, $out, $err) = run_seed('--db', $db, '--from', $noid);
+is($st, 65, 'a line without an id fails');
+like($err, qr/\Q$noid\E:2: "id" must be a string/, 'with a clear reason');
+
+my $badid = write_file('badid.jsonl', qq({"id":"a/b","name":"x"}\n));
+($st, $out, $err) = run_seed('--db', $db, '--from', $badid);
+is($st, 65, 'an id the service could not serve fails');
+like($err, qr/:1: invalid "id": the id contains a slash/, 'with the id rule');
+
+($st, $out, $err) = run_seed('--db', $db, '--from', "$tmp/missing.jsonl");
+is($st, 66, 'a missing input file is status 66');
+like($err, qr/\Q$tmp\E\/missing.jsonl: No such file or directory/,
+     'naming the file');
+
+($st, $out, $err) = run_seed('--count', 3);
+is($st, 64, '--db is required');
+like($err, qr/--db PATH is required/, 'and the error says so');
+
+($st, $out, $err) = run_seed('--db', $db, '--count', 'many');
+is($st, 64, 'a bad --count is a usage error');
+
+($st, $out, $err) = run_seed('--db', $db, 'extra');
+is($st, 64, 'a stray argument is a usage error');
+
+($st, $out) = run_seed('--help');
+is($st, 0, '--help succeeds');
+like($out, qr/--from FILE/, '--help documents --from');
+like($out, qr/Exit status/, '--help documents the exit status');
+
+($st, $out, $err) = run_seed('--db', "$tmp/no/such/dir/a.mdb");
+is($st, 1, 'a database in a missing directory is status 1');
+like($err, qr/No such file or directory/, 'with the reason');
+
+# standard input
+my $in = "$tmp/in.jsonl";
+write_file('in.jsonl', qq({"id":"stdin-1","name":"S"}\n));
+$out = `$seed --db $db --from - < $in`;
+is($out, "Imported 1 accounts from (stdin)\n", '--from - reads standard input');
+is(dump_db($db)->{'stdin-1'}, '{"id":"stdin-1","name":"S"}', 'and stores it');
+
+done_testing();
