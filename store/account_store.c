@@ -202,7 +202,7 @@ account_store_open_writer(const char *path, size_t map_size, MDB_env **envp)
         goto failed;
     }
 
-    rc = mdb_env_open(env, path, ACCOUNT_STORE_ENV_FLAGS, 0644);
+    rc = mdb_env_open(env, path, ACCOUNT_STORE_WRITER_FLAGS, 0644);
     if (rc != MDB_SUCCESS) {
         goto failed;
     }

@@ -22,6 +22,13 @@
 
 /* the flags every opener uses; readers add MDB_RDONLY */
 #define ACCOUNT_STORE_ENV_FLAGS  (MDB_NOSUBDIR | MDB_NOTLS | MDB_NORDAHEAD)
+
+/*
+ * A writer writes its pages through the map: no copy of each dirty page in
+ * the heap, and large loads go about half again as fast.  The file is then
+ * as long as the map, sparse past the data.
+ */
+#define ACCOUNT_STORE_WRITER_FLAGS  (ACCOUNT_STORE_ENV_FLAGS | MDB_WRITEMAP)
 #define ACCOUNT_STORE_LOCK_SUFFIX  "-lock"
 
 /* the smallest map a seeder creates, and the step it grows by */
