@@ -150,6 +150,11 @@ account_store_open_reader(const char *path, unsigned int flags,
         return rc;
     }
 
+    rc = mdb_env_set_maxreaders(env, ACCOUNT_STORE_MAX_READERS);
+    if (rc != MDB_SUCCESS) {
+        goto failed;
+    }
+
     rc = mdb_env_open(env, path,
                       ACCOUNT_STORE_ENV_FLAGS | MDB_RDONLY | flags, 0644);
     if (rc != MDB_SUCCESS) {
@@ -202,7 +207,22 @@ account_store_open_writer(const char *path, size_t map_size, MDB_env **envp)
         goto failed;
     }
 
+    rc = mdb_env_set_maxreaders(env, ACCOUNT_STORE_MAX_READERS);
+    if (rc != MDB_SUCCESS) {
+        goto failed;
+    }
+
     rc = mdb_env_open(env, path, ACCOUNT_STORE_WRITER_FLAGS, 0644);
+    if (rc != MDB_SUCCESS) {
+        goto failed;
+    }
+
+    /*
+     * Free the reader slots of processes that died without closing (a
+     * killed worker): a stale slot pins old pages and the file would grow.
+     */
+
+    rc = mdb_reader_check(env, NULL);
     if (rc != MDB_SUCCESS) {
         goto failed;
     }

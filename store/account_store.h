@@ -31,6 +31,13 @@
 #define ACCOUNT_STORE_WRITER_FLAGS  (ACCOUNT_STORE_ENV_FLAGS | MDB_WRITEMAP)
 #define ACCOUNT_STORE_LOCK_SUFFIX  "-lock"
 
+/*
+ * Reader slots in the lock file: one for each worker of every nginx that
+ * serves the database, old workers still draining after a reload included.
+ * Whoever creates the lock file sets the number.
+ */
+#define ACCOUNT_STORE_MAX_READERS  1024
+
 /* the smallest map a seeder creates, and the step it grows by */
 #define ACCOUNT_STORE_MAP_MIN   (16 * 1024 * 1024)
 
