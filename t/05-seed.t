@@ -150,4 +150,16 @@ $out = `$seed --db $db --from - < $in`;
 is($out, "Imported 1 accounts from (stdin)\n", '--from - reads standard input');
 is(dump_db($db)->{'stdin-1'}, '{"id":"stdin-1","name":"S"}', 'and stores it');
 
+# progress on a terminal only (script(1) gives the seeder one)
+SKIP: {
+    skip 'script(1) is not installed', 2 if system('command -v script >/dev/null') != 0;
+
+    my $tty = `script -qec '$seed --db $tmp/tty.mdb --count 300000' /dev/null`;
+    like($tty, qr/\r300000 accounts, \d+\/s/,
+         'on a terminal, progress shows the count and the rate');
+
+    ($st, $out, $err) = run_seed('--db', "$tmp/notty.mdb", '--count', 300000);
+    is($err, '', 'and nothing when stderr is not a terminal');
+}
+
 done_testing();
