@@ -1,0 +1,986 @@
+#!/bin/bash
+# scripts/bench.sh: account_lookup against what else nginx could do, in one
+# run, on loopback, and a table of the medians.
+#
+#   scripts/bench.sh             the full benchmark (about 15 minutes)
+#   scripts/bench.sh --publish   the same, then docs/BENCHMARKS.md and
+#                                docs/bench-concurrency.png from this run
+#   scripts/bench.sh --smoke     a few seconds: every variant answers right
+#
+# The variants, each its own nginx with one worker pinned to SERVER_CPU,
+# loaded by wrk (one thread, random ids over the seeded set) on CLIENT_CPU,
+# one at a time, in an order that rotates from run to run:
+#
+#   ceiling  "return 200" of a constant account document: no lookup at all
+#   static   one pre-rendered file per account, "try_files"
+#   lua      a lua_shared_dict filled at start-up, content_by_lua
+#   module   this repository's account_lookup on an account-seed database
+#
+# Then: req/s against concurrent connections (the plot), a constant-rate
+# run, user-space instructions per request under callgrind, worker memory,
+# and the seeding tool's speed.  The targets are checked at the end.
+#
+# The environment sets the knobs (defaults in brackets):
+#
+#   DURATION [10]  seconds of a measured run     RUNS [3]  runs per variant
+#   WARMUP [3]     seconds of load before them   CONNS [50]  connections
+#   SMALL [100]    accounts, first size          LARGE [10000000]  second
+#   STATIC_LARGE [1000000]  files at the second size (see docs/BENCHMARKS.md)
+#   SWEEP ["1 10 50 200 1000"]  connections for the plot, SWEEP_DURATION [5]
+#   RATE [1000]    req/s of the constant-rate run, RATE_DURATION [10]
+#   CALLGRIND_REQUESTS [2000]  requests counted, after CALLGRIND_WARMUP [200]
+#   TIME_SEED [1]  time the seeding of LARGE accounts (0: reuse the cache)
+#   SERVER_CPU [0], CLIENT_CPU [1]
+#   PORT [18080]   uses PORT..PORT+9, and PORT+10..PORT+14 for --smoke
+#   BUILD [build]  where make put the module and account-seed
+#   NGINX [/usr/sbin/nginx]
+#   BENCH_DATA [/tmp/bench-data]  cached inputs: static files, JSON Lines,
+#                  the LARGE database
+#
+# Exit status: 0 done (targets missed are reported, not failed), 1 a
+# variant answered wrong or did not start, 64 bad arguments, 69 a tool or
+# package is missing.
+
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+HERE=$ROOT/scripts/bench
+
+DURATION=${DURATION:-10}
+RUNS=${RUNS:-3}
+WARMUP=${WARMUP:-3}
+CONNS=${CONNS:-50}
+SMALL=${SMALL:-100}
+LARGE=${LARGE:-10000000}
+STATIC_LARGE=${STATIC_LARGE:-1000000}
+SWEEP=${SWEEP:-1 10 50 200 1000}
+SWEEP_DURATION=${SWEEP_DURATION:-5}
+RATE=${RATE:-1000}
+RATE_DURATION=${RATE_DURATION:-10}
+RATE_CONNS=${RATE_CONNS:-10}
+CALLGRIND_REQUESTS=${CALLGRIND_REQUESTS:-2000}
+CALLGRIND_WARMUP=${CALLGRIND_WARMUP:-200}
+IMPORT_LINES=${IMPORT_LINES:-1000000}
+TIME_SEED=${TIME_SEED:-1}
+SERVER_CPU=${SERVER_CPU:-0}
+CLIENT_CPU=${CLIENT_CPU:-1}
+PORT=${PORT:-18080}
+BUILD=${BUILD:-$ROOT/build}
+NGINX=${NGINX:-/usr/sbin/nginx}
+BENCH_DATA=${BENCH_DATA:-/tmp/bench-data}
+
+START=10000
+VARIANTS="ceiling static lua module"
+LUA_MODULES=/usr/lib/nginx/modules
+
+MODULE=$BUILD/ngx_http_account_module.so
+SEED=$BUILD/account-seed
+
+mode=full
+
+case ${1:-} in
+"")         ;;
+--smoke)    mode=smoke ;;
+--publish)  mode=publish ;;
+-h|--help)  sed -n '2,/^$/s/^# \{0,1\}//p' "$0"; exit 0 ;;
+*)          echo "usage: $0 [--smoke | --publish | --help]" >&2; exit 64 ;;
+esac
+
+
+say() {
+    printf '%s\n' "$*" >&2
+}
+
+die() {
+    say "bench: $1"
+    exit "${2:-1}"
+}
+
+need() {
+    [ -e "$1" ] || command -v "$1" >/dev/null 2>&1 \
+        || die "$1 is missing: $2" 69
+}
+
+need "$NGINX" "install nginx, or set NGINX"
+need "$MODULE" "run make (or set BUILD to where make put it)"
+need "$SEED" "run make (or set BUILD to where make put it)"
+need wrk "scripts/deps.sh bench installs it"
+need curl "scripts/deps.sh bench installs it"
+need taskset "install util-linux"
+need "$LUA_MODULES/ngx_http_lua_module.so" \
+     "scripts/deps.sh bench installs libnginx-mod-http-lua"
+
+if [ "$mode" != smoke ]; then
+    need valgrind "scripts/deps.sh bench installs it"
+    need callgrind_control "scripts/deps.sh bench installs valgrind"
+    need gnuplot "scripts/deps.sh bench installs gnuplot-nox"
+fi
+
+MODULE=$(realpath "$MODULE")
+SEED=$(realpath "$SEED")
+
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+
+WORK=$(mktemp -d /tmp/bench-run.XXXXXX)
+RESULTS=$WORK/results
+: > "$RESULTS"
+mkdir -p "$BENCH_DATA"
+
+# master pids of the servers this script started, killed on the way out
+PIDS=""
+
+cleanup() {
+    local pid
+
+    for pid in $PIDS; do
+        kill -TERM "$pid" 2>/dev/null || true
+    done
+
+    for pid in $PIDS; do
+        wait "$pid" 2>/dev/null || true
+    done
+
+    if [ "${KEEP_WORK:-0}" = 1 ]; then
+        say "bench: kept $WORK"
+    else
+        rm -rf "$WORK"
+    fi
+}
+
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+
+# --- data ---------------------------------------------------------------
+
+# the seeded document of the first account, the ceiling's constant body
+BODY="{\"id\":\"$START\",\"name\":\"Person_0\"}"
+
+# db_for COUNT: an account-seed database of COUNT accounts, seeded now (a
+# second a million), or the LARGE one that seeding() left in the cache
+db_for() {
+    local db=$BENCH_DATA/accounts-$1.mdb
+
+    # only the LARGE one is worth keeping (seeding() makes it)
+    if [ "$1" != "$LARGE" ] || [ ! -e "$db.done" ]; then
+        rm -f "$db" "$db-lock" "$db.done"
+        "$SEED" --quiet --db "$db" --count "$1" --start "$START" >&2
+        : > "$db.done"
+    fi
+
+    echo "$db"
+}
+
+# static_for COUNT: the directory of COUNT pre-rendered documents, cached
+# (a million files take about a minute to write)
+static_for() {
+    local dir=$BENCH_DATA/static-$1
+
+    if [ ! -e "$dir/.done" ]; then
+        say "bench: writing $1 static files into $dir (cached for next time)"
+        rm -rf "$dir"
+        mkdir -p "$dir/accounts"
+        perl -e '
+            my ($dir, $start, $count) = @ARGV;
+            for my $i (0 .. $count - 1) {
+                my $id = $start + $i;
+                open(my $f, ">", "$dir/accounts/$id") or die "$dir: $!\n";
+                print $f qq({"id":"$id","name":"Person_$i"});
+                close($f) or die "$dir: $!\n";
+            }' "$dir" "$START" "$1"
+        : > "$dir/.done"
+    fi
+
+    echo "$dir"
+}
+
+
+# --- servers ------------------------------------------------------------
+
+cpu_mask() {
+    local mask=1 i
+
+    for ((i = 0; i < $1; i++)); do
+        mask=${mask}0
+    done
+
+    echo "$mask"
+}
+
+# render NAME VARIANT PORT COUNT: the configuration in $WORK/NAME
+render() {
+    local name=$1 variant=$2 port=$3 count=$4
+    local dir=$WORK/$name db="" root="" user="" dict
+
+    mkdir -p "$dir/tmp"
+
+    case $variant in
+    module) db=$(db_for "$count") ;;
+    static) root=$(static_for "$count") ;;
+    esac
+
+    # a shared dict entry takes about 128 bytes of slab; and room to spare
+    dict=$(( (count * 256 / 1048576) + 8 ))m
+
+    [ "$(id -u)" = 0 ] && user="user root;"
+
+    sed -e "s|@PREFIX@|$dir|g" -e "s|@PORT@|$port|g" \
+        -e "s|@CPU_MASK@|$(cpu_mask "$SERVER_CPU")|g" \
+        -e "s|@USER@|$user|g" -e "s|@MODULE@|$MODULE|g" \
+        -e "s|@DB@|$db|g" -e "s|@ROOT@|$root|g" \
+        -e "s|@START@|$START|g" -e "s|@COUNT@|$count|g" \
+        -e "s|@DICT_SIZE@|$dict|g" -e "s|@BODY@|$BODY|g" \
+        "$HERE/nginx.conf.in" > "$dir/nginx.conf"
+
+    sed -e "s|@PREFIX@|$dir|g" -e "s|@PORT@|$port|g" \
+        -e "s|@MODULE@|$MODULE|g" -e "s|@DB@|$db|g" -e "s|@ROOT@|$root|g" \
+        -e "s|@START@|$START|g" -e "s|@COUNT@|$count|g" \
+        -e "s|@DICT_SIZE@|$dict|g" -e "s|@BODY@|$BODY|g" \
+        "$HERE/$variant.conf.in" > "$dir/all.conf"
+
+    grep '^load_module' "$dir/all.conf" > "$dir/modules.conf" || true
+    grep -v '^load_module' "$dir/all.conf" > "$dir/variant.conf"
+
+    echo "$variant $port $count" > "$dir/about"
+}
+
+# wait_ready NAME PID: until the server answers the first account
+wait_ready() {
+    local name=$1 pid=$2 port i
+
+    port=$(awk '{ print $2 }' "$WORK/$name/about")
+
+    for ((i = 0; i < 6000; i++)); do
+        if [ "$(curl -s -o /dev/null -w '%{http_code}' \
+                 "http://127.0.0.1:$port/accounts/$START")" = 200 ]
+        then
+            return 0
+        fi
+
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+
+    cat "$WORK/$name/error.log" >&2 2>/dev/null || true
+    die "$name did not start answering on port $port"
+}
+
+# start NAME VARIANT PORT COUNT: nginx, master and worker on SERVER_CPU
+start() {
+    local name=$1 pid
+
+    render "$@"
+
+    taskset -c "$SERVER_CPU" "$NGINX" -p "$WORK/$name" -c nginx.conf \
+        -e "$WORK/$name/error.log" -g 'daemon off;' &
+    pid=$!
+    PIDS="$PIDS $pid"
+    echo "$pid" > "$WORK/$name/master"
+
+    wait_ready "$name" "$pid"
+
+    # the worker: the master's only child
+    cat "/proc/$pid/task/$pid/children" | tr -d ' ' > "$WORK/$name/worker"
+    [ -s "$WORK/$name/worker" ] || die "$name: no worker process"
+
+    echo "$PHASE $name $(memory "$name")" >> "$WORK/memory.idle"
+}
+
+stop() {
+    local pid
+
+    pid=$(cat "$WORK/$1/master")
+    kill -QUIT "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    PIDS=$(echo "$PIDS" | tr ' ' '\n' | grep -vx "$pid" | tr '\n' ' ')
+}
+
+port_of() {
+    awk '{ print $2 }' "$WORK/$1/about"
+}
+
+count_of() {
+    awk '{ print $3 }' "$WORK/$1/about"
+}
+
+variant_of() {
+    awk '{ print $1 }' "$WORK/$1/about"
+}
+
+# memory NAME: the worker's private, shared and anonymous memory in KiB
+memory() {
+    awk '/^Private_(Clean|Dirty):/ { priv += $2 }
+         /^Shared_(Clean|Dirty):/  { shared += $2 }
+         /^Private_Clean:/         { clean = $2 }
+         /^Anonymous:/             { anon = $2 }
+         END { print priv, shared, clean, anon }' \
+        "/proc/$(cat "$WORK/$1/worker")/smaps_rollup"
+}
+
+# cpu_ticks NAME: user + system clock ticks of the worker so far
+cpu_ticks() {
+    awk '{ print $14 + $15 }' "/proc/$(cat "$WORK/$1/worker")/stat"
+}
+
+# check NAME: every answer right for a sample of ids (status, type, body)
+check() {
+    local name=$1 body=()
+
+    [ "$(variant_of "$name")" = ceiling ] && body=(--body "$BODY")
+
+    perl "$HERE/requests.pl" --port "$(port_of "$name")" --start "$START" \
+        --count "$(count_of "$name")" --requests 200 --seed 7 "${body[@]}" \
+        > /dev/null
+}
+
+
+# --- load ---------------------------------------------------------------
+
+# load NAME SCRIPT SECONDS CONNS [ARGS]: one wrk run, its RESULT line plus
+# the worker's CPU use in percent of one CPU
+load() {
+    local name=$1 script=$2 seconds=$3 conns=$4 before after line
+    shift 4
+
+    before=$(cpu_ticks "$name")
+
+    line=$(taskset -c "$CLIENT_CPU" wrk -t1 -c"$conns" -d"${seconds}s" \
+               --timeout 5s --latency -s "$HERE/$script" \
+               "http://127.0.0.1:$(port_of "$name")" -- "$START" \
+               "$(count_of "$name")" "$@" | grep '^RESULT ') \
+        || die "wrk gave no result against $name"
+
+    after=$(cpu_ticks "$name")
+
+    echo "$line cpu=$(( (after - before) * 100 / ($(getconf CLK_TCK) * seconds) ))"
+}
+
+# field LINE NAME: the value of NAME=... in a RESULT line
+field() {
+    echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"
+}
+
+# record KIND SIZE NAME RUN RESULT-LINE
+record() {
+    echo "$1 $2 $3 $4 $(field "$5" rps) $(field "$5" p50_us)" \
+         "$(field "$5" p99_us) $(field "$5" p999_us) $(field "$5" cpu)" \
+         "$(( $(field "$5" errors) + $(field "$5" non2xx) ))" >> "$RESULTS"
+}
+
+# median KIND SIZE NAME COLUMN: the median of a column of the results
+median() {
+    awk -v k="$1" -v s="$2" -v n="$3" -v c="$4" \
+        '$1 == k && $2 == s && $3 == n { print $c }' "$RESULTS" \
+    | sort -g | awk '{ v[NR] = $1 }
+                     END { if (NR == 0) print "-";
+                           else if (NR % 2) print v[(NR + 1) / 2];
+                           else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+# rotate N WORDS...: the words, starting with the Nth (modulo)
+rotate() {
+    local n=$1
+    shift
+    local words=("$@")
+    local i
+
+    for ((i = 0; i < ${#words[@]}; i++)); do
+        echo "${words[(i + n) % ${#words[@]}]}"
+    done
+}
+
+# measure SIZE NAMES...: warm-up, then RUNS alternated runs of each
+measure() {
+    local size=$1 name run line
+    shift
+
+    for name in "$@"; do
+        say "bench: $size: warming up $name"
+        load "$name" random.lua "$WARMUP" "$CONNS" 99 > /dev/null
+    done
+
+    for ((run = 1; run <= RUNS; run++)); do
+        for name in $(rotate "$run" "$@"); do
+            line=$(load "$name" random.lua "$DURATION" "$CONNS" "$run")
+            say "bench: $size: run $run: $name: $line"
+            record main "$size" "$name" "$run" "$line"
+        done
+    done
+
+    for name in "$@"; do
+        echo "$size $name $(memory "$name")" >> "$WORK/memory.loaded"
+    done
+}
+
+# constant SIZE NAMES...: RATE req/s for RATE_DURATION, each in turn
+constant() {
+    local size=$1 name line
+    shift
+
+    for name in "$@"; do
+        line=$(load "$name" rate.lua "$RATE_DURATION" "$RATE_CONNS" "$RATE" 5)
+        say "bench: $size: constant rate: $name: $line"
+        record rate "$size" "$name" 1 "$line"
+    done
+}
+
+# sweep SIZE NAMES...: one run at each number of connections
+sweep() {
+    local size=$1 conns name line i=0
+    shift
+
+    for conns in $SWEEP; do
+        for name in $(rotate "$i" "$@"); do
+            load "$name" random.lua 1 "$conns" 3 > /dev/null
+            line=$(load "$name" random.lua "$SWEEP_DURATION" "$conns" 4)
+            say "bench: $size: $conns connections: $name: $line"
+            record "sweep$conns" "$size" "$name" 1 "$line"
+        done
+        i=$((i + 1))
+    done
+}
+
+
+# --- callgrind ----------------------------------------------------------
+
+# callgrind NAME VARIANT COUNT: user-space instructions per request of one
+# nginx process (no master) under callgrind, counted over a fixed sequence
+# of keep-alive requests after a warm-up
+callgrind() {
+    local name=$1 variant=$2 count=$3 port=$((PORT + 9)) pid dir ir body=()
+
+    dir=$WORK/$name
+    render "$name" "$variant" "$port" "$count"
+    [ "$variant" = ceiling ] && body=(--body "$BODY")
+
+    (cd "$dir" && exec taskset -c "$SERVER_CPU" valgrind --tool=callgrind \
+        --callgrind-out-file="$dir/callgrind.out" "$NGINX" -p "$dir" \
+        -c nginx.conf -e "$dir/error.log" \
+        -g 'daemon off; master_process off;' 2> "$dir/valgrind.log") &
+    pid=$!
+    PIDS="$PIDS $pid"
+    echo "$pid" > "$dir/master"
+
+    wait_ready "$name" "$pid"
+
+    perl "$HERE/requests.pl" --port "$port" --start "$START" --count "$count" \
+        --requests "$CALLGRIND_WARMUP" --seed 11 "${body[@]}" > /dev/null \
+        || die "$name answered wrong under callgrind"
+
+    callgrind_control -z "$pid" > /dev/null
+
+    perl "$HERE/requests.pl" --port "$port" --start "$START" --count "$count" \
+        --requests "$CALLGRIND_REQUESTS" --seed 13 "${body[@]}" > /dev/null \
+        || die "$name answered wrong under callgrind"
+
+    callgrind_control -d "$pid" > /dev/null
+
+    # the dump of the counted requests is the first numbered one
+    for ((i = 0; i < 100; i++)); do
+        [ -s "$dir/callgrind.out.1" ] && break
+        sleep 0.1
+    done
+
+    ir=$(awk '/^(summary|totals):/ { print $2; exit }' \
+             "$dir/callgrind.out.1")
+
+    stop "$name"
+
+    cp "$dir/callgrind.out.1" "$WORK/callgrind.$name"
+    echo "callgrind $count $variant 1 $((ir / CALLGRIND_REQUESTS))" \
+         >> "$RESULTS"
+    say "bench: callgrind: $name: $((ir / CALLGRIND_REQUESTS)) instructions" \
+        "per request"
+}
+
+
+# --- seeding ------------------------------------------------------------
+
+# seeding: seed LARGE generated accounts and import IMPORT_LINES JSON Lines,
+# timed; the seeded database is the LARGE one the benchmark serves
+seeding() {
+    local db=$BENCH_DATA/accounts-$LARGE.mdb jsonl t0 t1 bytes
+
+    if [ "$TIME_SEED" = 1 ] || [ ! -e "$db.done" ]; then
+        rm -f "$db" "$db-lock" "$db.done"
+        say "bench: seeding $LARGE accounts"
+        t0=$(date +%s.%N)
+        "$SEED" --quiet --db "$db" --count "$LARGE" --start "$START"
+        t1=$(date +%s.%N)
+        : > "$db.done"
+        bytes=$(( $(stat -c '%b * %B' "$db") ))
+        echo "generate $LARGE $t0 $t1 $bytes" >> "$WORK/seeding"
+    fi
+
+    jsonl=$BENCH_DATA/import-$IMPORT_LINES.jsonl
+
+    if [ ! -e "$jsonl" ]; then
+        awk -v n="$IMPORT_LINES" -v s="$START" 'BEGIN {
+            for (i = 0; i < n; i++)
+                printf "{\"id\":\"%d\",\"name\":\"Person_%d\"}\n", s + i, i
+        }' > "$jsonl.tmp"
+        mv "$jsonl.tmp" "$jsonl"
+    fi
+
+    rm -f "$WORK/import.mdb" "$WORK/import.mdb-lock"
+    say "bench: importing $IMPORT_LINES JSON Lines"
+    t0=$(date +%s.%N)
+    "$SEED" --quiet --db "$WORK/import.mdb" --from "$jsonl"
+    t1=$(date +%s.%N)
+    bytes=$(( $(stat -c '%b * %B' "$WORK/import.mdb") ))
+    echo "import $IMPORT_LINES $t0 $t1 $bytes" >> "$WORK/seeding"
+    rm -f "$WORK/import.mdb" "$WORK/import.mdb-lock"
+}
+
+
+# --- report -------------------------------------------------------------
+
+# num KIND SIZE NAME COLUMN [DIVISOR [FORMAT]]: a median, formatted
+num() {
+    local v
+
+    v=$(median "$1" "$2" "$3" "$4")
+    [ "$v" = - ] && { echo -; return; }
+    awk -v v="$v" -v d="${5:-1}" -v f="${6:-%.0f}" \
+        'BEGIN { printf f "\n", v / d }'
+}
+
+# ratio A B: A / B to two decimals, or - when either is missing
+ratio() {
+    awk -v a="$1" -v b="$2" 'BEGIN {
+        if (a == "-" || b == "-" || b == 0) print "-";
+        else printf "%.2f\n", a / b }'
+}
+
+# mem FILE SIZE NAME COLUMN: KiB from a memory file, in MiB
+mem() {
+    awk -v s="$2" -v n="$3" -v c="$4" \
+        '$1 == s && $2 == n { v = $(c + 2) }
+         END { if (v == "") print "-"; else printf "%.1f\n", v / 1024 }' \
+        "$1" 2>/dev/null || echo -
+}
+
+cg() {
+    awk -v s="$1" -v v="$2" '$1 == "callgrind" && $2 == s && $3 == v {
+        print $5 }' "$RESULTS"
+}
+
+# the throughput table of one size; ceiling first, the names that follow
+table() {
+    local size=$1 name variant count ceil_rps ceil_p99 rps p99 instr
+    shift
+
+    ceil_rps=$(median main "$size" "ceiling-$size" 5)
+    ceil_p99=$(median main "$size" "ceiling-$size" 7)
+
+    echo "| variant | accounts | req/s | × ceiling | p50 ms | p99 ms" \
+         "| p99 × ceiling | worker CPU % | errors | instr/req |"
+    echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+
+    for name in "$@"; do
+        variant=${name%-*}
+        count=${name##*-}
+        rps=$(median main "$size" "$name" 5)
+        p99=$(median main "$size" "$name" 7)
+        instr=$(cg "$count" "$variant")
+
+        echo "| $variant | $count | $(num main "$size" "$name" 5)" \
+             "| $(ratio "$rps" "$ceil_rps")" \
+             "| $(num main "$size" "$name" 6 1000 %.3f)" \
+             "| $(num main "$size" "$name" 7 1000 %.3f)" \
+             "| $(ratio "$p99" "$ceil_p99")" \
+             "| $(num main "$size" "$name" 9)" \
+             "| $(num main "$size" "$name" 10)" \
+             "| ${instr:--} |"
+    done
+}
+
+memory_table() {
+    local size name variant count
+
+    echo "| variant | accounts | private MiB idle | private MiB loaded" \
+         "| of which file pages | anonymous MiB loaded | shared MiB loaded |"
+    echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"
+
+    while read -r size name; do
+        variant=${name%-*}
+        count=${name##*-}
+        echo "| $variant | $count" \
+             "| $(mem "$WORK/memory.idle" "$size" "$name" 1)" \
+             "| $(mem "$WORK/memory.loaded" "$size" "$name" 1)" \
+             "| $(mem "$WORK/memory.loaded" "$size" "$name" 3)" \
+             "| $(mem "$WORK/memory.loaded" "$size" "$name" 4)" \
+             "| $(mem "$WORK/memory.loaded" "$size" "$name" 2) |"
+    done < <(awk '{ print $1, $2 }' "$WORK/memory.loaded")
+}
+
+rate_table() {
+    local size name
+
+    echo "| variant | accounts | req/s sent | p50 ms | p99 ms | p99.9 ms" \
+         "| errors |"
+    echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"
+
+    while read -r size name; do
+        echo "| ${name%-*} | ${name##*-}" \
+             "| $(num rate "$size" "$name" 5)" \
+             "| $(num rate "$size" "$name" 6 1000 %.3f)" \
+             "| $(num rate "$size" "$name" 7 1000 %.3f)" \
+             "| $(num rate "$size" "$name" 8 1000 %.3f)" \
+             "| $(num rate "$size" "$name" 10) |"
+    done < <(awk '$1 == "rate" { print $2, $3 }' "$RESULTS")
+}
+
+callgrind_table() {
+    local ceil
+
+    ceil=$(cg "$SMALL" ceiling)
+
+    echo "| variant | accounts | instructions/request | × ceiling |"
+    echo "| --- | ---: | ---: | ---: |"
+
+    awk '$1 == "callgrind" { print $3, $2, $5 }' "$RESULTS" \
+    | while read -r variant count instr; do
+        echo "| $variant | $count | $instr | $(ratio "$instr" "$ceil") |"
+    done
+}
+
+seeding_table() {
+    echo "| what | accounts | seconds | accounts/s | bytes on disk" \
+         "| bytes/account |"
+    echo "| --- | ---: | ---: | ---: | ---: | ---: |"
+
+    awk '{
+        t = $4 - $3
+        printf "| %s | %d | %.2f | %.0f | %d | %.1f |\n",
+            $1 == "generate" ? "account-seed --count" \
+                             : "account-seed --from (JSON Lines)",
+            $2, t, $2 / t, $5, $5 / $2
+    }' "$WORK/seeding" 2>/dev/null
+}
+
+sweep_data() {
+    local conns name
+
+    echo "# connections $VARIANTS (req/s, $SMALL accounts)"
+
+    for conns in $SWEEP; do
+        printf '%s' "$conns"
+        for name in $VARIANTS; do
+            printf ' %s' "$(median "sweep$conns" "$SMALL" "$name-$SMALL" 5)"
+        done
+        printf '\n'
+    done
+}
+
+sweep_table() {
+    local conns name
+
+    echo "| connections | $(echo $VARIANTS | sed 's/ / | /g') |"
+    echo "|$(for name in connections $VARIANTS; do printf ' ---: |'; done)"
+
+    for conns in $SWEEP; do
+        printf '| %s |' "$conns"
+        for name in $VARIANTS; do
+            printf ' %s |' "$(num "sweep$conns" "$SMALL" "$name-$SMALL" 5)"
+        done
+        printf '\n'
+    done
+}
+
+# check_target TEXT MEASURED OK: a row of the targets table
+target() {
+    echo "| $1 | $2 | $( [ "$3" = 1 ] && echo met || echo MISSED ) |"
+}
+
+# le A B: 1 if A <= B (numbers), else 0
+le() {
+    awk -v a="$1" -v b="$2" 'BEGIN { print (a != "-" && b != "-" && a + 0 <= b + 0) ? 1 : 0 }'
+}
+
+targets() {
+    local r c m ml lua st p g i d
+
+    echo "| target | measured | |"
+    echo "| --- | --- | --- |"
+
+    c=$(cg "$SMALL" ceiling)
+    m=$(cg "$SMALL" module)
+    r=$(ratio "${m:--}" "${c:--}")
+    target "instructions/request ≤ 1.10 × ceiling ($SMALL accounts)" \
+           "$m / $c = $r ×" "$(le "$r" 1.10)"
+
+    r=$(ratio "$(median main "$SMALL" "module-$SMALL" 5)" \
+              "$(median main "$SMALL" "ceiling-$SMALL" 5)")
+    target "req/s ≥ 0.95 × ceiling ($SMALL accounts)" "$r ×" \
+           "$(le 0.95 "$r")"
+
+    r=$(ratio "$(median main "$SMALL" "module-$SMALL" 7)" \
+              "$(median main "$SMALL" "ceiling-$SMALL" 7)")
+    target "p99 ≤ 1.2 × ceiling's ($SMALL accounts)" "$r ×" "$(le "$r" 1.2)"
+
+    r=$(ratio "$(median main "$LARGE" "module-$LARGE" 5)" \
+              "$(median main "$SMALL" "module-$SMALL" 5)")
+    target "req/s at $LARGE ≥ 0.90 × at $SMALL accounts" "$r ×" \
+           "$(le 0.90 "$r")"
+
+    for p in "$SMALL $SMALL $SMALL" "$LARGE $LARGE $STATIC_LARGE"; do
+        set -- $p
+        m=$(median main "$1" "module-$2" 5)
+        lua=$(median main "$1" "lua-$2" 5)
+        st=$(median main "$1" "static-$3" 5)
+        g=$(awk -v m="$m" -v l="$lua" -v s="$st" 'BEGIN {
+                print (m != "-" && m + 0 > l + 0 && m + 0 > s + 0) ? 1 : 0 }')
+        target "ahead of lua ($2) and static ($3)" \
+               "$(num main "$1" "module-$2" 5) vs $(num main "$1" "lua-$2" 5) and $(num main "$1" "static-$3" 5) req/s" \
+               "$g"
+    done
+
+    if [ -s "$WORK/seeding" ]; then
+        i=$(awk '$1 == "generate" { printf "%.2f", $4 - $3 }' "$WORK/seeding")
+        [ -n "$i" ] && target "seeding $LARGE accounts ≤ 15 s" "$i s" \
+                              "$(le "$i" 15)"
+        i=$(awk '$1 == "import" { printf "%.0f", $2 / ($4 - $3) }' \
+                "$WORK/seeding")
+        target "JSON Lines import ≥ 500000 lines/s" "$i lines/s" \
+               "$(le 500000 "$i")"
+    fi
+
+    for p in 1 4; do
+        d=$(awk -v s="$LARGE" -v n="module-$LARGE" -v c=$p '
+                FILENAME ~ /idle/ && $1 == s && $2 == n { a = $(c + 2) }
+                FILENAME ~ /loaded/ && $1 == s && $2 == n { b = $(c + 2) }
+                END { if (a == "" || b == "") print "-";
+                      else printf "%.1f\n", (b - a) / 1024 }' \
+                "$WORK/memory.idle" "$WORK/memory.loaded")
+        if [ $p = 1 ]; then
+            target "private memory at $LARGE ≤ idle + 2 MiB (all private pages, LMDB file pages included)" \
+                   "+$d MiB" "$(le "$d" 2)"
+        else
+            target "private memory at $LARGE ≤ idle + 2 MiB (anonymous: heap, stacks, pools)" \
+                   "+$d MiB" "$(le "$d" 2)"
+        fi
+    done
+}
+
+report() {
+    cat <<MD
+### Throughput and latency, $SMALL accounts
+
+$(table "$SMALL" "ceiling-$SMALL" "static-$SMALL" "lua-$SMALL" "module-$SMALL")
+
+### Throughput and latency, $LARGE accounts (static files: $STATIC_LARGE)
+
+$(table "$LARGE" "ceiling-$LARGE" "static-$STATIC_LARGE" "lua-$LARGE" \
+        "module-$STATIC_LARGE" "module-$LARGE")
+
+wrk 1 thread, $CONNS connections, $RUNS alternated runs of ${DURATION} s after
+${WARMUP} s of warm-up, medians; "× ceiling" against the ceiling's median of
+the same size; worker CPU: the nginx worker's user + system time over the
+run (100 = its CPU saturated); instr/req: callgrind, below.
+
+### req/s against concurrent connections, $SMALL accounts
+
+$(sweep_table)
+
+### Constant rate: $RATE req/s, $RATE_CONNS connections, ${RATE_DURATION} s
+
+$(rate_table)
+
+### User-space instructions per request (callgrind)
+
+$(callgrind_table)
+
+One nginx process (master_process off) under valgrind --tool=callgrind;
+$CALLGRIND_WARMUP requests to warm up, counters zeroed (callgrind_control -z),
+$CALLGRIND_REQUESTS keep-alive requests for random seeded ids on one
+connection, counters dumped (callgrind_control -d); total Ir / requests.
+
+### Worker memory (/proc/PID/smaps_rollup)
+
+$(memory_table)
+
+"idle": after start-up and one request; "loaded": after the measured runs.
+Private = Private_Clean + Private_Dirty; "file pages" = Private_Clean, pages
+of the LMDB or static files mapped by this worker only (page cache: the
+kernel can drop them); anonymous = heap, pools, stacks.
+
+### Seeding
+
+$(seeding_table)
+
+### Targets
+
+$(targets)
+MD
+}
+
+machine() {
+    local cpu
+
+    cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
+
+    echo "- $(. /etc/os-release && echo "$PRETTY_NAME"), Linux $(uname -r)," \
+         "$(nproc) CPUs: $cpu, $(free -g | awk '/^Mem:/ { print $2 }') GiB"
+    echo "- $("$NGINX" -v 2>&1 | sed 's/^nginx version: //'), wrk" \
+         "$(dpkg-query -W -f='${Version}' wrk 2>/dev/null)," \
+         "libnginx-mod-http-lua" \
+         "$(dpkg-query -W -f='${Version}' libnginx-mod-http-lua 2>/dev/null)," \
+         "liblmdb0 $(dpkg-query -W -f='${Version}' liblmdb0 2>/dev/null)," \
+         "valgrind $(dpkg-query -W -f='${Version}' valgrind 2>/dev/null)"
+    echo "- server on CPU $SERVER_CPU, wrk on CPU $CLIENT_CPU, loopback"
+    echo "- module commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null)$(
+         git -C "$ROOT" diff --quiet HEAD -- ngx_http_account_module.c store \
+             2>/dev/null || echo ' (with local changes)')," \
+         "run $(date -u '+%Y-%m-%d %H:%M UTC')"
+}
+
+publish() {
+    local png=$ROOT/docs/bench-concurrency.png
+    local md=$ROOT/docs/BENCHMARKS.md
+
+    mkdir -p "$ROOT/docs"
+    sweep_data > "$WORK/sweep.dat"
+    gnuplot -e "data='$WORK/sweep.dat'; out='$png.tmp';
+                subtitle='$SMALL accounts, one nginx worker, loopback'" \
+            "$HERE/concurrency.gp"
+    mv "$png.tmp" "$png"
+
+    {
+        cat <<MD
+# Benchmarks
+
+What \`account_lookup\` costs next to the other ways nginx could answer
+\`GET /accounts/<id>\`, measured by one command on one machine, in one run.
+Everything below, tables and plot, was written by that command; rerun it to
+regenerate this page:
+
+    make && scripts/bench.sh --publish
+
+(\`DURATION=$DURATION RUNS=$RUNS CONNS=$CONNS SMALL=$SMALL LARGE=$LARGE
+STATIC_LARGE=$STATIC_LARGE\`; \`scripts/bench.sh --help\` lists the knobs.)
+
+## The machine
+
+$(machine)
+
+## The variants
+
+Each is its own nginx, \`worker_processes 1\` pinned with
+\`worker_cpu_affinity\` (and the master with \`taskset\`) to one CPU, access log
+off, keep-alive; \`wrk -t1\` pinned to the other CPU asks for
+\`/accounts/<id>\` with ids drawn at random over the whole seeded set
+([scripts/bench/random.lua](../scripts/bench/random.lua)); the variants take
+turns, in an order that rotates from run to run.  Every variant is first
+checked to answer 200 with the right document for a sample of ids.
+
+| variant | what nginx does | configuration |
+| --- | --- | --- |
+| ceiling | \`return 200\` of one constant account document, same size: the cost of HTTP alone | [ceiling.conf.in](../scripts/bench/ceiling.conf.in) |
+| static | one pre-rendered file per account, \`try_files\`: open, fstat, sendfile, close | [static.conf.in](../scripts/bench/static.conf.in) |
+| lua | OpenResty style: a \`lua_shared_dict\` filled at start-up, \`content_by_lua\` (Debian's libnginx-mod-http-lua) | [lua.conf.in](../scripts/bench/lua.conf.in) |
+| module | this repository's \`account_lookup\` on a database from \`account-seed\` | [module.conf.in](../scripts/bench/module.conf.in) |
+
+Static files stop at $STATIC_LARGE accounts: one file per account takes one
+inode and one 4 KiB block, so $LARGE accounts would be $((LARGE / 1000000)) million inodes
+(this disk has $(df --output=itotal "$BENCH_DATA" | tail -1 | tr -d ' ') in all) and
+about $((LARGE * 4 / 1000000)) GB of blocks for $((LARGE * 40 / 1000000)) MB of documents, and writing
+them takes about ten minutes more per run than the whole benchmark.
+
+$(report)
+
+## req/s against concurrent connections
+
+![req/s against concurrent connections](bench-concurrency.png)
+MD
+    } > "$md.tmp"
+    mv "$md.tmp" "$md"
+
+    say "bench: wrote $md and $png"
+}
+
+
+# --- main ---------------------------------------------------------------
+
+if [ "$mode" = smoke ]; then
+    # a world of its own: data, ports, nothing cached
+    BENCH_DATA=$WORK/data
+    mkdir -p "$BENCH_DATA"
+    PHASE=$SMALL
+    i=10
+
+    for variant in $VARIANTS; do
+        start "$variant-$SMALL" "$variant" $((PORT + i)) "$SMALL"
+        i=$((i + 1))
+    done
+
+    for variant in $VARIANTS; do
+        check "$variant-$SMALL" \
+            || die "$variant answered wrong (see above)"
+        echo "ok $variant: 200 and the right document for 200 ids"
+    done
+
+    for variant in $VARIANTS; do
+        line=$(load "$variant-$SMALL" random.lua 1 10 1)
+        [ "$(field "$line" errors)" = 0 ] \
+            && [ "$(field "$line" non2xx)" = 0 ] \
+            || die "$variant: errors under wrk: $line"
+        echo "ok $variant: wrk $(field "$line" rps) req/s, no errors" \
+             "(1 s, not a measurement)"
+    done
+
+    exit 0
+fi
+
+t0=$(date +%s)
+
+seeding
+
+PHASE=$SMALL
+i=0
+for variant in $VARIANTS; do
+    start "$variant-$SMALL" "$variant" $((PORT + i)) "$SMALL"
+    check "$variant-$SMALL" || die "$variant answered wrong (see above)"
+    i=$((i + 1))
+done
+
+names=$(for v in $VARIANTS; do echo "$v-$SMALL"; done)
+measure "$SMALL" $names
+sweep "$SMALL" $names
+constant "$SMALL" $names
+
+for name in $names; do
+    stop "$name"
+done
+
+PHASE=$LARGE
+big="ceiling-$LARGE static-$STATIC_LARGE lua-$LARGE module-$STATIC_LARGE
+     module-$LARGE"
+i=0
+for name in $big; do
+    t1=$(date +%s)
+    start "$name" "${name%-*}" $((PORT + i)) "${name##*-}"
+    say "bench: $name ready in $(( $(date +%s) - t1 )) s"
+    check "$name" || die "$name answered wrong (see above)"
+    i=$((i + 1))
+done
+
+measure "$LARGE" $big
+constant "$LARGE" $big
+
+for name in $big; do
+    stop "$name"
+done
+
+for variant in $VARIANTS; do
+    callgrind "cg-$variant-$SMALL" "$variant" "$SMALL"
+done
+callgrind "cg-module-$LARGE" module "$LARGE"
+
+say "bench: done in $(( $(date +%s) - t0 )) s"
+
+if [ "$mode" = publish ]; then
+    publish
+fi
+
+report
