@@ -65,11 +65,16 @@ $(DB): | $(SEED)
 	@mkdir -p $(dir $(DB))
 	$(SEED) --db $(DB)
 
+# as many open files as the shell may have, up to what nginx.conf asks for
+NOFILE = $(shell n=$$(ulimit -Hn); [ "$$n" = unlimited ] && n=65536; \
+                 [ "$$n" -gt 65536 ] && n=65536; echo $$n)
+
 run: all $(DB)
 	@mkdir -p $(BUILD)/run/logs
 	sed -e 's|modules/ngx_http_account_module.so|$(CURDIR)/$(MODULE)|' \
 	    -e 's|/data/accounts.mdb|$(CURDIR)/$(DB)|' \
 	    -e 's|^pid .*|pid nginx.pid;|' \
+	    -e "s|^worker_rlimit_nofile .*|worker_rlimit_nofile $(NOFILE);|" \
 	    -e "s|^user .*|$$( [ $$(id -u) = 0 ] && echo 'user root;' )|" \
 	    nginx.conf > $(BUILD)/run/nginx.conf
 	exec $(NGINX) -p $(CURDIR)/$(BUILD)/run -c nginx.conf \
@@ -81,3 +86,111 @@ test: test-deps all
 
 clean:
 	rm -rf $(BUILD)
+
+# --- reliability: sanitizers, valgrind, HUP, fuzzing ---
+#
+#   make asan          module and account-seed with ASan+UBSan in build-asan/
+#   make test-asan     the Test::Nginx specs against that build; nginx (not
+#                      instrumented) gets gcc's libasan/libubsan preloaded
+#   make test-valgrind the Test::Nginx specs with nginx under memcheck
+#   make test-hup      the Test::Nginx specs, reloading with HUP between blocks
+#   make test-faults   the fault tests under wrk load (t/3x-*.t)
+#   make fuzz          each libFuzzer harness for FUZZ_TIME seconds (60)
+#   make fuzz-replay   every corpus and regression input once (CI)
+#
+# The specs that Test::Nginx runs in its valgrind and HUP modes are the ones
+# that use Test::Nginx::Socket (SPECS); the fault tests start their own nginx.
+
+SPECS        ?= $(sort $(wildcard t/0*.t t/1*.t t/2*.t))
+FAULTS       ?= $(sort $(wildcard t/3*.t))
+REL_TMP      ?= /tmp/accountservice-rel
+ASAN_BUILD   ?= build-asan
+SAN_FLAGS    := -fsanitize=address,undefined -fno-omit-frame-pointer \
+                -fno-sanitize-recover=undefined
+SAN_PRELOAD  := $(shell gcc -print-file-name=libasan.so) \
+                $(shell gcc -print-file-name=libubsan.so)
+FUZZ_CC      ?= clang
+FUZZ_BUILD   ?= $(BUILD)/fuzz
+FUZZ_TIME    ?= 60
+FUZZ_FLAGS   := -g -O1 -fsanitize=fuzzer,address,undefined \
+                -fno-sanitize-recover=undefined -Istore
+FUZZERS      := account_id account_line
+
+.PHONY: asan test-asan test-valgrind test-hup test-faults fuzz-build fuzz \
+        fuzz-replay
+
+asan:
+	$(MAKE) BUILD=$(ASAN_BUILD) CFLAGS="-g -O1 $(SAN_FLAGS)" \
+	    LDFLAGS="$(SAN_FLAGS)" MOD_EXTRA_CFLAGS="$(SAN_FLAGS)" \
+	    MOD_EXTRA_LDFLAGS="$(SAN_FLAGS)" all
+
+# a sanitizer report goes to a file under $(REL_TMP)/asan and fails the run;
+# leaks are checked in account-seed only (nginx frees its pools by exiting)
+test-asan: test-deps asan
+	rm -rf $(REL_TMP)/asan && mkdir -p $(REL_TMP)/asan
+	ACCOUNT_BUILD=$(abspath $(ASAN_BUILD)) TEST_NGINX_BINARY=$(NGINX) \
+	TEST_NGINX_LD_PRELOAD="$(SAN_PRELOAD)" \
+	ASAN_OPTIONS=log_path=$(REL_TMP)/asan/asan:detect_leaks=0:abort_on_error=1 \
+	UBSAN_OPTIONS=log_path=$(REL_TMP)/asan/ubsan:print_stacktrace=1 \
+	    prove $(PROVE_FLAGS) $(SPECS)
+	ACCOUNT_BUILD=$(abspath $(ASAN_BUILD)) \
+	ASAN_OPTIONS=log_path=$(REL_TMP)/asan/seed:detect_leaks=1 \
+	UBSAN_OPTIONS=log_path=$(REL_TMP)/asan/seed-ubsan:print_stacktrace=1 \
+	    prove $(PROVE_FLAGS) t/00-store.t $(wildcard t/2*-seed-*.t)
+	@if ls $(REL_TMP)/asan | grep -q .; then \
+	    cat $(REL_TMP)/asan/*; echo "sanitizer reports above" >&2; exit 1; fi
+
+# memcheck writes errors and definite leaks to one file per process
+test-valgrind: test-deps all
+	rm -rf $(REL_TMP)/valgrind && mkdir -p $(REL_TMP)/valgrind
+	ACCOUNT_BUILD=$(abspath $(BUILD)) TEST_NGINX_BINARY=$(NGINX) \
+	TEST_NGINX_USE_VALGRIND="--tool=memcheck --leak-check=full \
+	    --show-leak-kinds=definite --errors-for-leak-kinds=definite \
+	    --num-callers=50 --suppressions=$(CURDIR)/fuzz/valgrind.supp \
+	    --log-file=$(REL_TMP)/valgrind/vg.%p" \
+	    prove $(PROVE_FLAGS) $(SPECS)
+	@if find $(REL_TMP)/valgrind -type f -size +0 | grep -q .; then \
+	    cat $(REL_TMP)/valgrind/*; \
+	    echo "memcheck reports above" >&2; exit 1; fi
+
+test-hup: test-deps all
+	ACCOUNT_BUILD=$(abspath $(BUILD)) TEST_NGINX_BINARY=$(NGINX) \
+	TEST_NGINX_USE_HUP=1 prove $(PROVE_FLAGS) $(SPECS)
+
+test-faults: test-deps all
+	ACCOUNT_BUILD=$(abspath $(BUILD)) TEST_NGINX_BINARY=$(NGINX) \
+	    prove -v $(PROVE_FLAGS) $(FAULTS)
+
+$(FUZZ_BUILD)/fuzz_account_id: fuzz/fuzz_account_id.c $(STORE_SRCS)
+	@mkdir -p $(FUZZ_BUILD)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ fuzz/fuzz_account_id.c \
+	    store/account_store.c -llmdb
+
+$(FUZZ_BUILD)/fuzz_account_line: fuzz/fuzz_account_line.c \
+        store/account_line.c store/account_line.h $(STORE_SRCS)
+	@mkdir -p $(FUZZ_BUILD)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ fuzz/fuzz_account_line.c \
+	    store/account_line.c store/account_store.c -llmdb -ljansson
+
+fuzz-build: $(FUZZERS:%=$(FUZZ_BUILD)/fuzz_%)
+
+# new inputs go to $(FUZZ_BUILD)/corpus-NAME, crashes to $(FUZZ_BUILD)/;
+# keep a crash as fuzz/regress/NAME/<name> and add interesting inputs to
+# fuzz/corpus/NAME with: fuzz_NAME -merge=1 fuzz/corpus/NAME DIR
+fuzz: fuzz-build
+	@for f in $(FUZZERS); do \
+	    mkdir -p $(FUZZ_BUILD)/corpus-$$f; \
+	    echo "fuzz_$$f for $(FUZZ_TIME)s"; \
+	    $(FUZZ_BUILD)/fuzz_$$f -max_total_time=$(FUZZ_TIME) \
+	        -print_final_stats=1 -dict=fuzz/$$f.dict \
+	        -artifact_prefix=$(FUZZ_BUILD)/$$f- $(FUZZ_BUILD)/corpus-$$f \
+	        fuzz/corpus/$$f $$(ls -d fuzz/regress/$$f 2>/dev/null) \
+	        || exit 1; \
+	done
+
+fuzz-replay: fuzz-build
+	@for f in $(FUZZERS); do \
+	    $(FUZZ_BUILD)/fuzz_$$f -runs=0 fuzz/corpus/$$f \
+	        $$(ls -d fuzz/regress/$$f 2>/dev/null) \
+	        || exit 1; \
+	done
