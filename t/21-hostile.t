@@ -71,7 +71,7 @@ add_block_preprocessor(sub {
     $block->set_value('config', $ServerConfig)
         unless defined $block->config;
 
-    $block->set_value('no_error_log', "[error]\n[alert]\n[crit]\nsignal")
+    $block->set_value('no_error_log', "[error]\n[alert]\n[crit]\nexited on signal")
         unless defined $block->no_error_log || defined $block->error_log;
 });
 
@@ -318,7 +318,7 @@ client intended to send too large body
 --- no_error_log
 [alert]
 [crit]
-signal
+exited on signal
 
 
 

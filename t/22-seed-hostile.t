@@ -1,0 +1,242 @@
+# account-seed against hostile JSON Lines: every bad input is refused with
+# exit status 65, a "file:line" message and nothing committed; the odd but
+# valid ones (no final newline, a BOM, CRLF, duplicate ids) are imported.
+
+use strict;
+use warnings;
+
+use lib 't/lib';
+use AccountTest;
+use File::Temp qw(tempdir);
+use Test::More;
+
+my $seed = AccountTest::seed_tool();
+my $tmp = tempdir(CLEANUP => 1);
+
+# runs account-seed, returns (exit status, stdout, stderr)
+sub run_seed {
+    my $cmd = join ' ', map { quotemeta } $seed, @_;
+    my $out = `$cmd 2>$tmp/stderr`;
+    my $status = $? >> 8;
+    $status = 128 + ($? & 127) if $? & 127;
+    open my $fh, '<', "$tmp/stderr" or die $!;
+    local $/;
+    my $err = <$fh>;
+    return ($status, $out, $err);
+}
+
+# the database's contents as { id => document }
+sub dump_db {
+    my ($db) = @_;
+    my %kv;
+    my @lines = `mdb_dump -p -n $db`;
+    $? == 0 or die "mdb_dump $db failed\n";
+    @lines = grep { /^ / } @lines;
+    while (my ($k, $v) = splice @lines, 0, 2) {
+        for ($k, $v) {
+            s/^ //;
+            chomp;
+            s/\\(\\|[0-9a-f]{2})/$1 eq '\\' ? '\\' : chr(hex $1)/ge;
+        }
+        $kv{$k} = $v;
+    }
+    return \%kv;
+}
+
+my $n = 0;
+
+sub write_file {
+    my ($text) = @_;
+    my $name = "$tmp/in" . $n++ . ".jsonl";
+    open my $fh, '>:raw', $name or die $!;
+    print $fh $text;
+    close $fh;
+    return $name;
+}
+
+my $db = "$tmp/accounts.mdb";
+AccountTest::seed($db, '--count', 10);
+my $base = dump_db($db);
+
+# refused($title, $input, $line, $reason): exit 65, "file:line[:col]:
+# reason", "nothing was written", and the database as it was
+sub refused {
+    my ($title, $text, $line, $reason) = @_;
+    my $file = write_file($text);
+    my ($st, $out, $err) = run_seed('--db', $db, '--from', $file);
+    is($st, 65, "$title: exit status 65");
+    like($err, qr/^account-seed: \Q$file\E:$line:(\d+:)? .*$reason/m,
+         "$title: the message names $file:$line and says why")
+        or diag($err);
+    like($err, qr/nothing was written to \Q$db\E/,
+         "$title: the message says nothing was written");
+    is_deeply(dump_db($db), $base, "$title: nothing was committed");
+}
+
+# imported($title, $input, { id => document }): exit 0, those documents
+sub imported {
+    my ($title, $text, $want) = @_;
+    my $file = write_file($text);
+    my ($st, $out, $err) = run_seed('--db', $db, '--from', $file, '--quiet');
+    is($st, 0, "$title: exit status 0") or diag($err);
+    my $kv = dump_db($db);
+    is_deeply({ map { $_ => $kv->{$_} } keys %$want }, $want,
+              "$title: the accounts are stored");
+    $base = $kv;
+}
+
+my $ok = qq({"id":"ok-1","name":"One"}\n);
+
+# empty and blank inputs
+
+{
+    my $file = write_file('');
+    my ($st, $out, $err) = run_seed('--db', $db, '--from', $file);
+    is($st, 0, 'an empty file: exit status 0 (nothing to do)');
+    like($err, qr/\Q$file\E: no accounts in the input/,
+         'an empty file: a warning names the file');
+    is_deeply(dump_db($db), $base, 'an empty file: nothing was committed');
+
+    $file = write_file("\n \n\t\r\n\r\n");
+    ($st, $out, $err) = run_seed('--db', $db, '--from', $file);
+    is($st, 0, 'only blank lines: exit status 0');
+    like($err, qr/no accounts in the input/, 'only blank lines: a warning');
+    is_deeply(dump_db($db), $base, 'only blank lines: nothing was committed');
+
+    my $fresh = "$tmp/fresh.mdb";
+    ($st) = run_seed('--db', $fresh, '--from', '/dev/null');
+    is($st, 0, '/dev/null into a new database: exit status 0');
+    is_deeply(dump_db($fresh), {}, 'and the new database is empty');
+}
+
+# line endings and byte order marks
+
+imported('no newline after the last line',
+         qq({"id":"nl-1","name":"A"}\n{"id":"nl-2","name":"B"}),
+         { 'nl-1' => '{"id":"nl-1","name":"A"}',
+           'nl-2' => '{"id":"nl-2","name":"B"}' });
+
+refused('a truncated last line without a newline',
+        qq({"id":"tr-1","name":"A"}\n{"id":"tr-2","name":"B"),
+        2, '');
+
+imported('CRLF line endings',
+         qq({"id":"crlf-1","name":"A"}\r\n{"id":"crlf-2","name":"B"}\r\n),
+         { 'crlf-1' => '{"id":"crlf-1","name":"A"}',
+           'crlf-2' => '{"id":"crlf-2","name":"B"}' });
+
+imported('a UTF-8 BOM opening the file',
+         qq(\xef\xbb\xbf{"id":"bom-1","name":"A"}\n),
+         { 'bom-1' => '{"id":"bom-1","name":"A"}' });
+
+imported('a UTF-8 BOM opening a file whose first line is blank',
+         qq(\xef\xbb\xbf\n{"id":"bom-2","name":"A"}\n),
+         { 'bom-2' => '{"id":"bom-2","name":"A"}' });
+
+refused('a UTF-8 BOM on the second line',
+        $ok . qq(\xef\xbb\xbf{"id":"bom-3","name":"A"}\n), 2, '');
+
+refused('two UTF-8 BOMs', qq(\xef\xbb\xbf\xef\xbb\xbf$ok), 1, '');
+
+refused('a UTF-16LE BOM and text', qq(\xff\xfe{\0"\0i\0d\0"\0), 1, '');
+
+refused('a lone CR as the line separator',
+        qq({"id":"cr-1","name":"A"}\r{"id":"cr-2","name":"B"}\r), 1, '');
+
+# duplicate ids and members
+
+imported('a duplicate id: the last line wins',
+         qq({"id":"dup","name":"first"}\n{"id":"x-1","name":"X"}\n)
+         . qq({"id":"dup","name":"last"}\n),
+         { 'dup' => '{"id":"dup","name":"last"}',
+           'x-1' => '{"id":"x-1","name":"X"}' });
+
+refused('a duplicate "id" member in one object',
+        qq({"id":"d-1","id":"d-2","name":"A"}\n), 1, 'duplicate');
+
+# ids that are not strings, or not ids
+
+for my $case (['a number', '1'], ['null', 'null'], ['true', 'true'],
+              ['an array', '["a"]'], ['an object', '{"v":"a"}'],
+              ['a float', '1.5e3'])
+{
+    refused("an id that is $case->[0]",
+            $ok . qq({"id":$case->[1],"name":"A"}\n), 2,
+            '"id" must be a string');
+}
+
+refused('a missing id', $ok . qq({"name":"A"}\n), 2, '"id" must be a string');
+refused('a name that is a number', qq({"id":"n","name":7}\n), 1,
+        '"name" must be a string');
+refused('an empty id', qq({"id":"","name":"A"}\n), 1, 'the id is empty');
+refused('an id of 129 bytes', qq({"id":"${\ ('x' x 129)}","name":"A"}\n), 1,
+        'longer than 128 bytes');
+imported('an id of 128 bytes', qq({"id":"${\ ('y' x 128)}","name":"A"}\n),
+         { 'y' x 128 => qq({"id":"${\ ('y' x 128)}","name":"A"}) });
+refused('an escaped NUL in the id', qq({"id":"a\\u0000b","name":"A"}\n), 1,
+        '');
+refused('a slash in the id', qq({"id":"a\\/b","name":"A"}\n), 1,
+        'contains a slash');
+refused('a dot-dot id', qq({"id":"..","name":"A"}\n), 1, "'\\.' or '\\.\\.'");
+refused('a non-ASCII id', qq({"id":"caf\\u00e9","name":"A"}\n), 1,
+        'may only contain');
+
+# not one JSON object
+
+refused('an array line', qq([{"id":"a","name":"A"}]\n), 1,
+        'expected a JSON object');
+refused('a string line', qq("just text"\n), 1, 'expected');
+refused('two objects on one line',
+        qq({"id":"a","name":"A"}{"id":"b","name":"B"}\n), 1, '');
+refused('a trailing comma', qq({"id":"a","name":"A",}\n), 1, '');
+refused('JSON nested 100000 deep',
+        qq({"id":"deep","name":"A","x":) . ('[' x 100000) . (']' x 100000)
+        . qq(}\n), 1, '');
+refused('binary garbage', join('', map { chr(($_ * 37 + 11) % 256) } 1 .. 4096),
+        1, '');
+
+# bytes that are not UTF-8
+
+refused('a 0xFF byte in a name', qq({"id":"u-1","name":"A\xffB"}\n), 1, '');
+refused('an overlong UTF-8 slash in a name',
+        qq({"id":"u-2","name":"\xc0\xaf"}\n), 1, '');
+refused('a UTF-8 encoded surrogate in a name',
+        qq({"id":"u-3","name":"\xed\xa0\x80"}\n), 1, '');
+refused('a lone escaped surrogate in a name',
+        qq({"id":"u-4","name":"\\ud800"}\n), 1, '');
+refused('a raw NUL byte in a name', qq({"id":"u-5","name":"A\0B"}\n), 1, '');
+refused('a raw control byte in a name', qq({"id":"u-6","name":"A\x01B"}\n),
+        1, '');
+refused('a Latin-1 byte in an id', qq({"id":"caf\xe9","name":"A"}\n), 1, '');
+
+# huge lines
+
+{
+    my $pad = 1024 * 1024 - length(qq({"id":"big-1","name":""}));
+    imported('a line of exactly 1 MiB',
+             qq({"id":"big-1","name":"${\ ('n' x $pad)}"}\n),
+             { 'big-1' => qq({"id":"big-1","name":"${\ ('n' x $pad)}"}) });
+
+    refused('a line of 1 MiB and one byte',
+            $ok . qq({"id":"big-2","name":"${\ ('n' x ($pad + 1))}"}\n), 2,
+            'longer than 1048576 bytes');
+
+    refused('a 64 MiB line without a newline',
+            $ok . ('z' x (64 * 1024 * 1024)), 2, 'longer than 1048576 bytes');
+}
+
+# inputs that are not files of lines
+
+{
+    my ($st, $out, $err) = run_seed('--db', $db, '--from', $tmp);
+    isnt($st, 0, 'a directory as input fails');
+    like($err, qr/\Q$tmp\E/, 'naming it');
+    is_deeply(dump_db($db), $base, 'a directory as input: nothing committed');
+}
+
+# after all of that the database opens and takes a good import
+
+imported('a good import after the refused ones', $ok,
+         { 'ok-1' => '{"id":"ok-1","name":"One"}' });
+
+done_testing();
