@@ -140,10 +140,13 @@ test-asan: test-deps asan
 	@if ls $(REL_TMP)/asan | grep -q .; then \
 	    cat $(REL_TMP)/asan/*; echo "sanitizer reports above" >&2; exit 1; fi
 
-# memcheck writes errors and definite leaks to one file per process
+# memcheck writes errors and definite leaks to one file per process; nginx
+# under valgrind takes a while to read its configuration: a block's --- init
+# must not run before it has (TEST_NGINX_SLEEP)
 test-valgrind: test-deps all
 	rm -rf $(REL_TMP)/valgrind && mkdir -p $(REL_TMP)/valgrind
 	ACCOUNT_BUILD=$(abspath $(BUILD)) TEST_NGINX_BINARY=$(NGINX) \
+	TEST_NGINX_SLEEP=1 \
 	TEST_NGINX_USE_VALGRIND="--tool=memcheck --leak-check=full \
 	    --show-leak-kinds=definite --errors-for-leak-kinds=definite \
 	    --num-callers=50 --suppressions=$(CURDIR)/fuzz/valgrind.supp \

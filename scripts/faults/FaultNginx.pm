@@ -1,0 +1,279 @@
+package FaultNginx;
+
+# What the fault tests (t/3x-*.t) share: a real nginx (master, 2 workers,
+# daemonized, its own -p prefix in a temporary folder) running the shipped
+# nginx.conf with only the paths, port and user changed; a bounded wrk load
+# whose failures are counted; and probes of single requests.
+
+use strict;
+use warnings;
+
+use Cwd qw(abs_path);
+use File::Basename qw(dirname);
+use File::Temp qw(tempdir);
+use HTTP::Tiny;
+use POSIX qw(:sys_wait_h);
+use Time::HiRes qw(sleep time);
+
+use Exporter 'import';
+our @EXPORT = qw(start_nginx stop_nginx nginx_signal nginx_pid wrk_start
+                 wrk_wait wrk_run probe wait_for crash_lines error_lines error_log
+                 seed_tool seed run_bg);
+
+our $Root = abs_path(dirname(__FILE__) . '/../..');
+our $Build = $ENV{ACCOUNT_BUILD} || "$Root/build";
+our $Nginx = $ENV{TEST_NGINX_BINARY} || '/usr/sbin/nginx';
+
+sub seed_tool { "$Build/account-seed" }
+
+# seed($db, @args): account-seed --quiet, dies on failure
+sub seed {
+    my ($db, @args) = @_;
+    system(seed_tool(), '--quiet', '--db', $db, @args) == 0
+        or die "account-seed --db $db @args failed: $?\n";
+}
+
+# run_bg(@cmd): fork and exec, returns the pid
+sub run_bg {
+    my @cmd = @_;
+    my $pid = fork() // die "fork: $!";
+    if ($pid == 0) {
+        exec @cmd or POSIX::_exit(127);
+    }
+    return $pid;
+}
+
+# start_nginx(port => P, db => PATH, [db_params => 'lock=off',
+#             worker_connections => N, extra_http => TEXT,
+#             worker_user => NAME]): returns a handle
+sub start_nginx {
+    my (%o) = @_;
+    my $dir = tempdir('fault-nginx-XXXXXX', TMPDIR => 1,
+                      CLEANUP => !$ENV{FAULT_KEEP});
+    mkdir "$dir/logs" or die $!;
+
+    open my $in, '<', "$Root/nginx.conf" or die "$Root/nginx.conf: $!";
+    my $conf = do { local $/; <$in> };
+    close $in;
+
+    my ($hard) = `sh -c 'ulimit -Hn'` =~ /(\d+)/;
+    $hard = 65536 if !$hard || $hard > 65536;
+    my $user = $o{worker_user} // ($> == 0 ? 'root' : undef);
+    my $db = $o{db} . ($o{db_params} ? " $o{db_params}" : '');
+
+    my $wc = $o{worker_connections};
+    my @subst = (
+        [qr/^load_module .*$/m,
+         sub { "load_module $Build/ngx_http_account_module.so;" }],
+        [qr/^user .*$/m, sub { $user ? "user $user;" : '' }],
+        [qr/^worker_processes .*$/m, sub { 'worker_processes 2;' }],
+        [qr/^worker_rlimit_nofile .*$/m,
+         sub { "worker_rlimit_nofile $hard;" }],
+        [qr/^pid .*$/m, sub { 'pid logs/nginx.pid;' }],
+        [qr/^error_log .*$/m, sub { 'error_log logs/error.log notice;' }],
+        [qr/^(\s*)account_db \S+;$/m, sub { "$_[0]account_db $db;" }],
+        [qr/^(\s*)listen \d+;$/m,
+         sub { "$_[0]listen 127.0.0.1:$o{port} backlog=8192;" }],
+        [qr/^(\s*)worker_connections (\d+);$/m,
+         sub { "$_[0]worker_connections " . ($wc || $_[1]) . ";" }],
+    );
+
+    for my $s (@subst) {
+        my ($re, $to) = @$s;
+        $conf =~ s/$re/$to->($1, $2)/e
+            or die "nginx.conf has no line like $re any more\n";
+    }
+
+    if ($o{extra_http}) {
+        $conf =~ s/^http \{$/http {\n$o{extra_http}/m or die;
+    }
+
+    open my $out, '>', "$dir/nginx.conf" or die $!;
+    print $out $conf;
+    close $out;
+
+    my $n = { dir => $dir, port => $o{port}, conf => "$dir/nginx.conf" };
+
+    system($Nginx, '-p', "$dir/", '-c', 'nginx.conf', '-q') == 0
+        or die "nginx did not start: " . error_log($n) . "\n";
+
+    wait_for(5, sub { probe($n, '/health')->{status} }) or die "no answer";
+
+    return $n;
+}
+
+sub nginx_pid {
+    my ($n, $file) = @_;
+    $file //= 'nginx.pid';
+    open my $fh, '<', "$n->{dir}/logs/$file" or return undef;
+    my $pid = <$fh>;
+    return undef unless defined $pid;
+    chomp $pid;
+    return $pid;
+}
+
+sub nginx_signal {
+    my ($n, $sig, $file) = @_;
+    my $pid = nginx_pid($n, $file) or die "no nginx pid";
+    kill $sig, $pid or die "kill $sig $pid: $!";
+    return $pid;
+}
+
+# QUIT the master and wait (up to 10s) until it is gone
+sub stop_nginx {
+    my ($n) = @_;
+    my $pid = nginx_pid($n) or return;
+    kill 'QUIT', $pid;
+    wait_for(10, sub { !kill 0, $pid }) and return;
+    kill 'TERM', $pid;
+    wait_for(5, sub { !kill 0, $pid });
+}
+
+sub error_log {
+    my ($n) = @_;
+    open my $fh, '<', "$n->{dir}/logs/error.log" or return '';
+    local $/;
+    return <$fh>;
+}
+
+# lines that mean a process crashed or nginx itself is in trouble
+sub crash_lines {
+    my ($n) = @_;
+    return grep { /exited on signal|\[alert\]|\[emerg\]|\[crit\]/ }
+           split /\n/, error_log($n);
+}
+
+# the first [error] lines and what follows them, distinct, for a diagnosis
+sub error_lines {
+    my ($n) = @_;
+    my (%seen, @out);
+    for (split /\n/, error_log($n)) {
+        next unless /\[(error|alert|crit|emerg)\]/ || /exited on signal/;
+        (my $k = $_) =~ s/^\S+ \S+ //;
+        $k =~ s/\d+#\d+: (\*\d+ )?//;
+        $k =~ s/, client: .*//;
+        push @out, $_ unless $seen{$k}++;
+        last if @out >= 10;
+    }
+    return @out;
+}
+
+# probe($n, '/accounts/1'): one request on a fresh connection
+sub probe {
+    my ($n, $path) = @_;
+    my $r = HTTP::Tiny->new(timeout => 3, keep_alive => 0)
+        ->get("http://127.0.0.1:$n->{port}$path");
+    return { status => $r->{status} == 599 ? 0 : $r->{status},
+             body => $r->{content} // '',
+             type => $r->{headers}{'content-type'} // '' };
+}
+
+# wait_for($seconds, sub { ... }): polls every 20ms until true or timeout;
+# returns the elapsed seconds (at least 0.001) or 0
+sub wait_for {
+    my ($secs, $cond) = @_;
+    my $t0 = time;
+    while (time - $t0 < $secs) {
+        return (time - $t0) || 0.001 if $cond->();
+        sleep 0.02;
+    }
+    return 0;
+}
+
+# the wrk script: ids drawn from [ID_MIN, ID_MAX], and counts of the
+# statuses and bodies seen, summed over the threads when wrk is done
+my $wrk_lua = <<'_LUA_';
+local threads = {}
+
+function setup(thread)
+    table.insert(threads, thread)
+end
+
+function init(args)
+    lo = tonumber(os.getenv("ID_MIN"))
+    hi = tonumber(os.getenv("ID_MAX"))
+    path = os.getenv("WRK_PATH")
+    counts = {}
+end
+
+function request()
+    if path then
+        return wrk.format(nil, path)
+    end
+    return wrk.format(nil, "/accounts/" .. math.random(lo, hi))
+end
+
+function response(status, headers, body)
+    local k = "status " .. status
+    if status == 503 and
+       not string.find(body, '^{"error":"account database unavailable"')
+    then
+        k = "status 503 without the JSON error"
+    end
+    counts[k] = (counts[k] or 0) + 1
+end
+
+function done(summary, latency, requests)
+    local total = {}
+    for _, t in ipairs(threads) do
+        for k, v in pairs(t:get("counts")) do
+            total[k] = (total[k] or 0) + v
+        end
+    end
+    for k, v in pairs(total) do
+        io.write(string.format("%s: %d\n", k, v))
+    end
+end
+_LUA_
+
+# wrk_start($n, duration => S, connections => C, threads => T,
+#           ids => [lo, hi] | path => '/health', timeout => S)
+sub wrk_start {
+    my ($n, %o) = @_;
+    my $lua = "$n->{dir}/load.lua";
+    open my $fh, '>', $lua or die $!;
+    print $fh $wrk_lua;
+    close $fh;
+
+    my $out = "$n->{dir}/wrk." . ++$n->{wrk} . ".out";
+    my ($lo, $hi) = @{ $o{ids} || [0, 0] };
+    my $pid = fork() // die "fork: $!";
+    if ($pid == 0) {
+        $ENV{ID_MIN} = $lo;
+        $ENV{ID_MAX} = $hi;
+        $ENV{WRK_PATH} = $o{path} if $o{path};
+        open STDOUT, '>', $out or die $!;
+        open STDERR, '>&', \*STDOUT or die $!;
+        my @timeout = $o{timeout} ? ('--timeout', "$o{timeout}s") : ();
+        exec 'wrk', '-t', $o{threads} // 2, '-c', $o{connections} // 64,
+             '-d', "$o{duration}s", @timeout, '-s', $lua,
+             "http://127.0.0.1:$n->{port}/"
+            or POSIX::_exit(127);
+    }
+    return { pid => $pid, out => $out };
+}
+
+# waits for wrk, returns { requests, non2xx, socket_errors, statuses, raw }
+sub wrk_wait {
+    my ($w) = @_;
+    waitpid $w->{pid}, 0;
+    open my $fh, '<', $w->{out} or die $!;
+    my $raw = do { local $/; <$fh> };
+    my %r = (raw => $raw, requests => 0, non2xx => 0, socket_errors => 0,
+             statuses => {});
+    $r{requests} = $1 if $raw =~ /(\d+) requests in /;
+    $r{non2xx} = $1 if $raw =~ /Non-2xx or 3xx responses: (\d+)/;
+    if ($raw =~ /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/) {
+        $r{socket_errors} = $1 + $2 + $3 + $4;
+    }
+    $r{statuses}{$1} = $2 while $raw =~ /^(status [^:]+): (\d+)$/mg;
+    $r{ok} = $raw =~ /requests in / ? 1 : 0;
+    return \%r;
+}
+
+sub wrk_run {
+    my ($n, %o) = @_;
+    return wrk_wait(wrk_start($n, %o));
+}
+
+1;
