@@ -12,19 +12,17 @@
 ARG DEBIAN_RELEASE=trixie
 
 FROM debian:${DEBIAN_RELEASE}-slim AS build
-RUN apt-get update \
-    && DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
-        --no-install-recommends \
-        build-essential nginx-dev liblmdb-dev libjansson-dev \
-    && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
+# the packages `make` needs, as for a build on the host
+COPY scripts/deps.sh scripts/
+RUN scripts/deps.sh build
 COPY . .
-RUN make
+RUN make build/ngx_http_account_module.so build/account-seed
 
 FROM debian:${DEBIAN_RELEASE}-slim
-# curl is for the HEALTHCHECK only.  The access and error logs are the
-# container's stdout and stderr.  /data belongs to the workers' user, so that
-# a new volume does too.
+# curl is for the HEALTHCHECK only.  Logs go to the container's stdout and
+# stderr (nginx.conf logs errors to stderr; the default log files are links
+# to them).  /data belongs to the workers' user, and so does a new volume.
 RUN apt-get update \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
         --no-install-recommends \
@@ -37,10 +35,12 @@ RUN apt-get update \
 COPY --from=build /src/build/ngx_http_account_module.so /usr/lib/nginx/modules/
 COPY --from=build /src/build/account-seed /usr/local/bin/
 COPY nginx.conf /etc/nginx/nginx.conf
-COPY docker/served-by.conf /etc/nginx/conf.d/
 COPY docker/entrypoint.sh /usr/local/bin/docker-entrypoint
-# the module loads into this nginx, and the configuration parses
-RUN nginx -t -q
+# the module loads into this nginx, and the configuration holds (account_db
+# opens its database at that time: a throwaway one)
+RUN account-seed --db /data/accounts.mdb --quiet \
+    && nginx -t -q \
+    && rm /data/accounts.mdb /data/accounts.mdb-lock
 
 VOLUME /data
 EXPOSE 6767

@@ -1,10 +1,11 @@
 #!/bin/sh
 # Entrypoint of the accountservice image.
 #
-# Seeds the default accounts when the data volume holds no database, makes the
-# database usable by the user the nginx workers run as, then runs the command:
-# by default nginx in the foreground, as PID 1, so that `docker stop`
-# (SIGQUIT) reaches the master and it shuts down gracefully.
+# Before nginx starts: seeds the default accounts when the data volume holds
+# no database, and makes the database usable by the user the nginx workers
+# run as.  Then it runs the command: by default nginx in the foreground, as
+# PID 1, so that `docker stop` (SIGQUIT) reaches the master and it shuts down
+# gracefully.
 #
 # Environment:
 #   ACCOUNT_DB   the database file (default /data/accounts.mdb); it must be
@@ -14,6 +15,9 @@ set -eu
 db=${ACCOUNT_DB:-/data/accounts.mdb}
 worker=www-data
 dir=$(dirname "$db")
+
+# another command (account-seed, a shell) runs as it is
+[ "${1:-}" = nginx ] || exec "$@"
 
 if [ "$(id -u)" -ne 0 ]; then
     # started with --user: the files are this user's own

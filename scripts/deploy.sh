@@ -1,0 +1,187 @@
+#!/bin/sh
+# Build the image and run it as the Swarm service accountservice, published
+# on port 6767 through the routing mesh: the successor of copyall.sh.
+#
+#   scripts/deploy.sh                 build, deploy or roll out, wait, print
+#   REPLICAS=3 scripts/deploy.sh      the same with three replicas
+#
+# It joins nothing: on an engine outside any swarm it runs `docker swarm init`
+# (a single-node swarm).  It creates the overlay network when missing.  When
+# the service exists it is never removed: the new image rolls out with
+# `docker service update`, one task at a time, each new task started and
+# healthy (the image's HEALTHCHECK) before an old one stops, and the service
+# rolls back by itself when a new task fails.  The image is tagged with its
+# own ID, so that a new build changes the service spec and rolls, while a
+# rebuild of the same sources changes nothing.
+#
+# Environment:
+#   REPLICAS        replicas (default 1)
+#   NETWORK         the overlay network (default my_network)
+#   SERVICE         the service name (default accountservice)
+#   PORT            the published port (default 6767; the container's port
+#                   is nginx.conf's 6767)
+#   PUBLISH_MODE    ingress (default: the routing mesh, any node answers) or
+#                   host (the task's node only: one replica per node; for
+#                   kernels without IPVS, where the mesh cannot work)
+#   IMAGE           the image to deploy (default accountservice:latest)
+#   SKIP_BUILD=1    deploy IMAGE as it is, without scripts/build-image.sh
+#   REGISTRY        a registry prefix (host[:port]/path) to push to, so that
+#                   every node of a multi-node swarm pulls the same image
+#   WAIT            seconds to wait for the service to converge (default 180)
+#   ADVERTISE_ADDR  the address `docker swarm init` advertises, when the
+#                   engine cannot choose one itself
+#
+# Exit status: 0 deployed, healthy and answering on PORT; 1 failed (the
+# service rolled back, or did not converge in time); 3 deployed and healthy,
+# but PORT does not answer on this machine.
+set -eu
+
+here=$(cd "$(dirname "$0")/.." && pwd)
+replicas=${REPLICAS:-1}
+network=${NETWORK:-my_network}
+service=${SERVICE:-accountservice}
+port=${PORT:-6767}
+mode=${PUBLISH_MODE:-ingress}
+image=${IMAGE:-accountservice:latest}
+wait=${WAIT:-180}
+
+say() { echo "deploy: $*"; }
+die() { echo "deploy: $*" >&2; exit 1; }
+
+case $mode in
+ingress) order=start-first ;;
+# a new task cannot bind the node's port while the old one holds it
+host)    order=stop-first ;;
+*)       die "PUBLISH_MODE is ingress or host, not '$mode'" ;;
+esac
+
+# 1. the image, tagged by its ID
+if [ "${SKIP_BUILD:-0}" != 1 ]; then
+    IMAGE=$image "$here/scripts/build-image.sh"
+fi
+id=$(docker image inspect -f '{{.Id}}' "$image") \
+    || die "no image $image: build it with 'make image'"
+id=${id#sha256:}
+name=${image%:*}
+if [ -n "${REGISTRY:-}" ]; then
+    name=${REGISTRY%/}/${name##*/}
+fi
+tagged=$name:$(printf %.12s "$id")
+docker tag "$image" "$tagged"
+if [ -n "${REGISTRY:-}" ]; then
+    docker push -q "$tagged" >/dev/null
+    resolve=--with-registry-auth
+else
+    # a single node uses its local image; there is no digest to record
+    resolve=--no-resolve-image
+fi
+
+# 2. the swarm
+state=$(docker info -f '{{.Swarm.LocalNodeState}}')
+case $state in
+inactive)
+    say "docker swarm init"
+    docker swarm init ${ADVERTISE_ADDR:+--advertise-addr "$ADVERTISE_ADDR"} \
+        >/dev/null ;;
+active) ;;
+*) die "this engine's swarm is '$state': repair it or 'docker swarm leave'" ;;
+esac
+[ "$(docker info -f '{{.Swarm.ControlAvailable}}')" = true ] \
+    || die "this node is not a swarm manager: run deploy.sh on a manager"
+
+if [ "$mode" = host ]; then
+    nodes=$(docker node ls -q | wc -l)
+    [ "$replicas" -le "$nodes" ] \
+        || die "PUBLISH_MODE=host publishes port $port on the node itself:" \
+               "at most one replica per node ($nodes), not $replicas"
+fi
+
+# 3. the network
+if ! docker network inspect "$network" >/dev/null 2>&1; then
+    say "docker network create --driver overlay $network"
+    docker network create --driver overlay --attachable "$network" >/dev/null
+fi
+driver=$(docker network inspect -f '{{.Driver}}' "$network")
+[ "$driver" = overlay ] \
+    || die "network $network is a '$driver' network, not an overlay one:" \
+           "choose another NETWORK"
+
+# 4. the service: the rolling settings are given on both paths, so that a
+# service made by an older deploy.sh converges to them too
+status='{{if .UpdateStatus}}{{.UpdateStatus.State}} {{.UpdateStatus.StartedAt}}{{end}}'
+if docker service inspect "$service" >/dev/null 2>&1; then
+    action=update mount=--mount-add
+    last=$(docker service inspect -f "$status" "$service")
+else
+    action=create mount=--mount
+fi
+
+set -- \
+    --replicas "$replicas" \
+    --update-order "$order" --update-parallelism 1 --update-delay 2s \
+    --update-monitor 10s --update-failure-action rollback \
+    --update-max-failure-ratio 0 \
+    --rollback-order "$order" --rollback-parallelism 1 \
+    --rollback-monitor 10s --rollback-failure-action pause \
+    --restart-condition any --restart-delay 2s --restart-window 30s \
+    --stop-grace-period 10s \
+    --limit-cpu 1 --limit-memory 128M --reserve-memory 32M \
+    --read-only $mount type=tmpfs,dst=/run $mount type=tmpfs,dst=/tmp \
+    $mount type=tmpfs,dst=/var/lib/nginx \
+    $resolve --detach --quiet
+
+if [ $action = update ]; then
+    say "docker service update --image $tagged $service (was" \
+        "$(docker service inspect \
+             -f '{{.Spec.TaskTemplate.ContainerSpec.Image}}' "$service"))"
+    docker service update --image "$tagged" "$@" "$service" >/dev/null
+else
+    say "docker service create --name $service --replicas $replicas" \
+        "--network $network --publish $port:6767 $tagged"
+    docker service create --name "$service" --network "$network" \
+        --publish "published=$port,target=6767,mode=$mode" \
+        "$@" "$tagged" >/dev/null
+fi
+
+# 5. wait: the update is over, and as many tasks as replicas run the new
+# image (a task with a health check is running only once healthy)
+deadline=$(( $(date +%s) + wait ))
+while :; do
+    # the state of an update that this run started, if any
+    update=$(docker service inspect -f "$status" "$service")
+    [ "$update" != "${last:-}" ] || update=
+    update=${update%% *}
+    running=$(docker service ps --filter desired-state=running \
+                  --format '{{.CurrentState}} {{.Image}}' "$service" \
+              | grep -c "^Running .* $tagged" || true)
+    case $update in
+    rollback_completed|rollback_paused|paused)
+        die "the update of $service to $tagged failed (a new task exited," \
+            "or did not become healthy) and is $update; the service runs" \
+            "$(docker service inspect \
+                 -f '{{.Spec.TaskTemplate.ContainerSpec.Image}}' "$service");" \
+            "see 'docker service ps --no-trunc $service'" ;;
+    updating|rollback_started) ;;
+    *)  [ "$running" -ge "$replicas" ] && break ;;
+    esac
+    [ "$(date +%s)" -lt "$deadline" ] \
+        || die "$service has $running of $replicas tasks running after" \
+               "${wait}s (update: ${update:-none});" \
+               "see 'docker service ps --no-trunc $service'"
+    sleep 1
+done
+say "$service runs $tagged: $running/$replicas replicas healthy"
+
+# 6. from this machine, through the published port
+if command -v curl >/dev/null \
+   && ! curl -fsS -o /dev/null --max-time 3 "http://127.0.0.1:$port/health"; then
+    echo "deploy: $service is healthy, but port $port does not answer here." >&2
+    if [ "$mode" = ingress ]; then
+        echo "deploy: the routing mesh needs IPVS in the kernel (dockerd" \
+             "logs 'Could not get ipvs family information from the kernel'" \
+             "when it lacks it); PUBLISH_MODE=host publishes on the node" \
+             "itself instead, one replica per node." >&2
+    fi
+    exit 3
+fi
+say "try: curl http://localhost:$port/accounts/10000"
