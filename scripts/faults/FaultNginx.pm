@@ -227,7 +227,8 @@ end
 _LUA_
 
 # wrk_start($n, duration => S, connections => C, threads => T,
-#           ids => [lo, hi] | path => '/health', timeout => S)
+#           ids => [lo, hi] | path => '/health', timeout => S,
+#           close => 1 (a new connection for each request))
 sub wrk_start {
     my ($n, %o) = @_;
     my $lua = "$n->{dir}/load.lua";
@@ -244,16 +245,18 @@ sub wrk_start {
         $ENV{WRK_PATH} = $o{path} if $o{path};
         open STDOUT, '>', $out or die $!;
         open STDERR, '>&', \*STDOUT or die $!;
-        my @timeout = $o{timeout} ? ('--timeout', "$o{timeout}s") : ();
+        my @opt = $o{timeout} ? ('--timeout', "$o{timeout}s") : ();
+        push @opt, '-H', 'Connection: close' if $o{close};
         exec 'wrk', '-t', $o{threads} // 2, '-c', $o{connections} // 64,
-             '-d', "$o{duration}s", @timeout, '-s', $lua,
+             '-d', "$o{duration}s", @opt, '-s', $lua,
              "http://127.0.0.1:$n->{port}/"
             or POSIX::_exit(127);
     }
     return { pid => $pid, out => $out };
 }
 
-# waits for wrk, returns { requests, non2xx, socket_errors, statuses, raw }
+# waits for wrk, returns { requests, non2xx, socket_errors (and connect_,
+# read_, write_errors, timeouts), statuses, raw }
 sub wrk_wait {
     my ($w) = @_;
     waitpid $w->{pid}, 0;
@@ -265,6 +268,8 @@ sub wrk_wait {
     $r{non2xx} = $1 if $raw =~ /Non-2xx or 3xx responses: (\d+)/;
     if ($raw =~ /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/) {
         $r{socket_errors} = $1 + $2 + $3 + $4;
+        @r{qw(connect_errors read_errors write_errors timeouts)} =
+            ($1, $2, $3, $4);
     }
     $r{statuses}{$1} = $2 while $raw =~ /^(status [^:]+): (\d+)$/mg;
     $r{ok} = $raw =~ /requests in / ? 1 : 0;
