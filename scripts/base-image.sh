@@ -62,9 +62,13 @@ make_image() {
 configuration (/etc/apt/sources.list.d/*.sources, /etc/apt/sources.list)"
     security=$(security_uri)
 
-    command -v debootstrap >/dev/null \
-        || die "debootstrap is needed to make $tag: apt-get install debootstrap"
     [ "$(id -u)" -eq 0 ] || die "debootstrap needs root to make $tag"
+    if ! command -v debootstrap >/dev/null; then
+        apt-get update -q >/dev/null
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+            --no-install-recommends debootstrap >/dev/null \
+            || die "debootstrap is needed to make $tag"
+    fi
 
     work=${BASE_WORKDIR:-$(mktemp -d /tmp/accountservice-base.XXXXXX)}
     root=$work/$release

@@ -147,13 +147,13 @@ push @volumes, $vol;
 ($c, $port) = start('vol1', '-v', "$vol:/data");
 ok(up($port), 'a container with a named volume answers');
 like(stdout_of($c), qr/^Seeded 100 fake accounts/m, 'and seeds it');
-sh(qw(docker rm -f), $c);
+sh(qw(docker rm -f -v), $c);
 ($c, $port) = start('vol2', '-v', "$vol:/data");
 ok(up($port), 'a second container on the same volume answers');
 unlike(stdout_of($c), qr/Seeded/, 'without seeding again');
 is(http(GET => "http://127.0.0.1:$port/accounts/10000")->{status}, 200,
    'from the database in the volume');
-sh(qw(docker rm -f), $c);
+sh(qw(docker rm -f -v), $c);
 
 my $own = "$tag-own";
 push @volumes, $own;
@@ -167,7 +167,7 @@ is(http(GET => "http://127.0.0.1:$port/accounts/500")->{content},
    '{"id":"500","name":"Person_0"}', 'it serves the mounted database');
 is(http(GET => "http://127.0.0.1:$port/accounts/10000")->{status}, 404,
    'and only that one');
-sh(qw(docker rm -f), $c);
+sh(qw(docker rm -f -v), $c);
 
 # --- a read-only root filesystem ---
 
@@ -196,7 +196,7 @@ SKIP: {
     ok(up($port), 'and the Debian 12 image answers');
     is(http(GET => "http://127.0.0.1:$port/accounts/10000")->{content},
        '{"id":"10000","name":"Person_0"}', 'with the same contract');
-    sh(qw(docker rm -f), $c);
+    sh(qw(docker rm -f -v), $c);
 }
 
 # --- docker-compose ---
