@@ -18,7 +18,7 @@ use Time::HiRes qw(sleep time);
 use Exporter 'import';
 our @EXPORT = qw(start_nginx stop_nginx nginx_signal nginx_pid wrk_start
                  wrk_wait wrk_run probe wait_for crash_lines error_lines error_log
-                 seed_tool seed run_bg);
+                 seed_tool seed run_bg run_as);
 
 our $Root = abs_path(dirname(__FILE__) . '/../..');
 our $Build = $ENV{ACCOUNT_BUILD} || "$Root/build";
@@ -41,6 +41,24 @@ sub run_bg {
         exec @cmd or POSIX::_exit(127);
     }
     return $pid;
+}
+
+# run_as($user, @cmd): system() as that user (when root), returns $?
+sub run_as {
+    my ($user, @cmd) = @_;
+    my $pid = fork() // die "fork: $!";
+    if ($pid == 0) {
+        if ($> == 0 && $user ne 'root') {
+            my (undef, undef, $uid, $gid) = getpwnam($user)
+                or die "no user $user\n";
+            POSIX::setgid($gid) or die "setgid: $!";
+            $) = "$gid $gid";
+            POSIX::setuid($uid) or die "setuid: $!";
+        }
+        exec @cmd or POSIX::_exit(127);
+    }
+    waitpid $pid, 0;
+    return $?;
 }
 
 # start_nginx(port => P, db => PATH, [db_params => 'lock=off',

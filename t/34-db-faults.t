@@ -1,0 +1,155 @@
+# The database file disappears, becomes unreadable, is cut short or filled
+# with garbage while nginx serves under load.  No worker crashes, account
+# requests get a JSON 503, /health says 503, and serving resumes once a good
+# database is back.  Each fault is made twice where it matters: by replacing
+# the file (a new inode) and in place (the same inode, under the workers'
+# mappings).
+#
+# The workers run as "nobody" (when run as root), as they would in service,
+# so that a file mode can make the database unreadable to them; they own the
+# lock file, which LMDB readers write.
+
+use strict;
+use warnings;
+
+use lib 'scripts/faults';
+use FaultNginx;
+use File::Copy qw(copy);
+use File::Temp qw(tempdir);
+use Test::More;
+use Time::HiRes qw(sleep time);
+
+my $user = $> == 0 ? 'nobody nogroup' : undef;
+my $tmp = tempdir(CLEANUP => 1);
+chmod 0755, $tmp;
+my $db = "$tmp/accounts.mdb";
+my $port = 19034;
+
+seed($db, '--count', 100000);
+system('cp', '--sparse=always', $db, "$tmp/good.mdb") == 0 or die;
+if ($user) {
+    my (undef, undef, $uid, $gid) = getpwnam((split ' ', $user)[0]);
+    chown $uid, $gid, "$db-lock" or die "chown: $!";
+}
+
+sub garbage {
+    my ($len) = @_;
+    srand(42);
+    return join '', map { chr int rand 256 } 1 .. $len;
+}
+
+sub write_raw {
+    my ($file, $data, $offset) = @_;
+    open my $fh, defined $offset ? '+<:raw' : '>:raw', $file or die "$file: $!";
+    seek $fh, $offset, 0 if defined $offset;
+    print $fh $data;
+    close $fh;
+}
+
+# a good database back under the path, as a new file
+sub restore {
+    system('cp', '--sparse=always', "$tmp/good.mdb", "$db.new") == 0 or die;
+    rename "$db.new", $db or die "rename: $!";
+}
+
+# replace($how): a new file under the path, made by $how->($file)
+sub replace {
+    my ($how) = @_;
+    return sub {
+        system('cp', '--sparse=always', "$tmp/good.mdb", "$db.new") == 0
+            or die;
+        $how->("$db.new");
+        rename "$db.new", $db or die "rename: $!";
+    };
+}
+
+my $n = start_nginx(port => $port, db => $db, worker_user => $user);
+my $load = wrk_start($n, duration => 44, connections => 32,
+                     ids => [10000, 109999]);
+sleep 1;
+
+# Known failure: a file that ends before its last used page still opens, and
+# /health reads no data page: it says UP while every lookup faults and 503s
+# (a file cut short, or data pages overwritten).  FAULT_STRICT=1 runs these
+# as plain tests.
+our $TODO;
+my $short = $ENV{FAULT_STRICT} ? undef
+    : '/health reads no data page: UP while lookups fault and 503';
+
+my @phases = (
+    [ 'the file is removed', sub { unlink $db or die }, \&restore ],
+    [ 'the file is moved away and back',
+      sub { rename $db, "$db.away" or die },
+      sub { rename "$db.away", $db or die } ],
+    [ 'a new file unreadable to the workers',
+      replace(sub { chmod 0000, $_[0] }), sub { chmod 0644, $db } ],
+    [ 'a new file of garbage', replace(sub { write_raw($_[0],
+                                                       garbage(65536)) }),
+      \&restore ],
+    [ 'a new file cut to 8 KiB', replace(sub { truncate $_[0], 8192 }),
+      \&restore, $short ],
+    [ 'a new empty file', replace(sub { truncate $_[0], 0 }), \&restore ],
+    [ 'the file cut to 8 KiB in place', sub { truncate $db, 8192 },
+      \&restore, $short ],
+    [ 'the file emptied in place', sub { truncate $db, 0 }, \&restore ],
+    [ 'its first 64 KiB overwritten with garbage in place',
+      sub { write_raw($db, garbage(65536), 0) }, \&restore ],
+    [ 'pages past its first 64 KiB overwritten with garbage in place',
+      sub { write_raw($db, garbage(1 << 20), 65536) }, \&restore, $short ],
+);
+
+my $crashes = 0;
+
+for my $p (@phases) {
+    my ($name, $break, $fix, $todo) = @$p;
+
+    my $t0 = time;
+    $break->();
+
+    my ($acct, $health);
+    my $down = wait_for(2.5, sub {
+        $acct = probe($n, '/accounts/10000');
+        $health = probe($n, '/health');
+        $acct->{status} == 503 && $health->{status} == 503
+    });
+    {
+        local $TODO = $todo;
+        ok($down, "$name: account requests and /health are 503 within 2.5s")
+            or diag("got $acct->{status} $acct->{body}, "
+                    . "$health->{status} $health->{body}");
+        like($health->{body},
+             qr/^\{"error":"account database unavailable","reason":"[^"]+"\}$/,
+             "$name: /health says why");
+    }
+    like($acct->{body}, qr/^\{"error":"account database unavailable"\}$/,
+         "$name: the account 503 is the JSON error");
+    sleep 0.5;
+
+    $fix->();
+    my $up = wait_for(2.5, sub {
+        probe($n, '/accounts/10000')->{status} == 200
+        && probe($n, '/health')->{status} == 200
+    });
+    ok($up, sprintf("$name: served again %.2fs after a good file is back",
+                    $up));
+
+    my @c = grep { /exited on signal/ } crash_lines($n);
+    is(scalar @c - $crashes, 0, "$name: no worker crashed")
+        or diag(join "\n", @c[$crashes .. $#c]);
+    $crashes = @c;
+}
+
+my $r = wrk_wait($load);
+ok($r->{ok}, 'wrk ran') or diag($r->{raw});
+note($r->{raw});
+cmp_ok($r->{requests}, '>', 10000, "wrk sent $r->{requests} requests");
+my %st = %{ $r->{statuses} };
+my $ok = ($st{'status 200'} // 0) + ($st{'status 503'} // 0);
+is($r->{requests} - $ok, 0, 'every answer was a 200 or a JSON 503')
+    or diag(join ', ', map { "$_: $st{$_}" } sort keys %st);
+is($r->{socket_errors}, 0, 'no socket errors (no connection cut by a crash)');
+is_deeply([crash_lines($n)], [], 'no crash, alert or critical line')
+    or diag(join "\n", error_lines($n));
+
+stop_nginx($n);
+done_testing();
