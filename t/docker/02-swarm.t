@@ -53,6 +53,7 @@ sub gone {
 }
 
 END {
+    return unless defined $svc;    # skipped before anything was made
     my $rc = $?;
     sh(qw(docker service rm), $svc);
     sh(qw(docker stack rm), $stack);
