@@ -3,6 +3,8 @@
 #   make            build/ngx_http_account_module.so and build/account-seed
 #   make run        seed data/accounts.mdb if missing, serve it on :6767
 #   make test       the Test::Nginx suite and the store's unit tests
+#   make image      the accountservice:latest image (base image made if needed)
+#   make deploy     build and roll it out as a Swarm service on :6767
 
 NGINX_SRC   ?= /usr/share/nginx/src
 NGINX       ?= /usr/sbin/nginx
@@ -26,7 +28,7 @@ SEED        := $(BUILD)/account-seed
 UNIT        := $(BUILD)/test_account_store
 STORE_SRCS  := store/account_store.c store/account_store.h
 
-.PHONY: all deps test-deps run test clean
+.PHONY: all deps test-deps run test image deploy test-docker clean
 
 all: deps $(MODULE) $(SEED) $(UNIT)
 
@@ -65,9 +67,10 @@ $(DB): | $(SEED)
 	@mkdir -p $(dir $(DB))
 	$(SEED) --db $(DB)
 
-# as many open files as the shell may have, up to what nginx.conf asks for
-NOFILE = $(shell n=$$(ulimit -Hn); [ "$$n" = unlimited ] && n=65536; \
-                 [ "$$n" -gt 65536 ] && n=65536; echo $$n)
+# as many open files as nginx.conf asks for, or as the shell may have
+NOFILE = $(shell n=$$(ulimit -Hn); \
+                 { [ "$$n" = unlimited ] || [ "$$n" -gt 20000 ]; } && n=20000; \
+                 echo $$n)
 
 run: all $(DB)
 	@mkdir -p $(BUILD)/run/logs
@@ -84,6 +87,15 @@ test: test-deps all
 	ACCOUNT_BUILD=$(abspath $(BUILD)) TEST_NGINX_BINARY=$(NGINX) \
 	    prove -r $(PROVE_FLAGS) t/
 
+image:
+	scripts/build-image.sh
+
+deploy:
+	scripts/deploy.sh
+
+test-docker:
+	prove -v t/docker/
+
 clean:
 	rm -rf $(BUILD)
 
@@ -91,7 +103,8 @@ clean:
 #
 #   make asan          module and account-seed with ASan+UBSan in build-asan/
 #   make test-asan     the Test::Nginx specs against that build; nginx (not
-#                      instrumented) gets gcc's libasan/libubsan preloaded
+#                      instrumented) runs with gcc's libasan/libubsan preloaded
+#                      (scripts/faults/nginx-sanitized)
 #   make test-valgrind the Test::Nginx specs with nginx under memcheck
 #   make test-hup      the Test::Nginx specs, reloading with HUP between blocks
 #   make test-faults   the fault tests under wrk load (t/3x-*.t)
@@ -107,8 +120,6 @@ REL_TMP      ?= /tmp/accountservice-rel
 ASAN_BUILD   ?= build-asan
 SAN_FLAGS    := -fsanitize=address,undefined -fno-omit-frame-pointer \
                 -fno-sanitize-recover=undefined
-SAN_PRELOAD  := $(shell gcc -print-file-name=libasan.so) \
-                $(shell gcc -print-file-name=libubsan.so)
 FUZZ_CC      ?= clang
 FUZZ_BUILD   ?= $(BUILD)/fuzz
 FUZZ_TIME    ?= 60
@@ -124,18 +135,20 @@ asan:
 	    LDFLAGS="$(SAN_FLAGS)" MOD_EXTRA_CFLAGS="$(SAN_FLAGS)" \
 	    MOD_EXTRA_LDFLAGS="$(SAN_FLAGS)" all
 
-# a sanitizer report goes to a file under $(REL_TMP)/asan and fails the run;
-# leaks are checked in account-seed only (nginx frees its pools by exiting)
+# a sanitizer report goes to a file under $(REL_TMP)/asan (Test::Nginx adds
+# the test's name to ASAN_OPTIONS' log_path, which must come last) and fails
+# the run; leaks are checked in account-seed only (nginx frees its pools by
+# exiting)
 test-asan: test-deps asan
 	rm -rf $(REL_TMP)/asan && mkdir -p $(REL_TMP)/asan
-	ACCOUNT_BUILD=$(abspath $(ASAN_BUILD)) TEST_NGINX_BINARY=$(NGINX) \
-	TEST_NGINX_LD_PRELOAD="$(SAN_PRELOAD)" \
-	ASAN_OPTIONS=log_path=$(REL_TMP)/asan/asan:detect_leaks=0:abort_on_error=1 \
-	UBSAN_OPTIONS=log_path=$(REL_TMP)/asan/ubsan:print_stacktrace=1 \
+	ACCOUNT_BUILD=$(abspath $(ASAN_BUILD)) NGINX=$(NGINX) \
+	TEST_NGINX_BINARY=$(CURDIR)/scripts/faults/nginx-sanitized \
+	ASAN_OPTIONS=detect_leaks=0,abort_on_error=1,log_path=$(REL_TMP)/asan/asan \
+	UBSAN_OPTIONS=print_stacktrace=1,log_path=$(REL_TMP)/asan/ubsan \
 	    prove $(PROVE_FLAGS) $(SPECS)
 	ACCOUNT_BUILD=$(abspath $(ASAN_BUILD)) \
-	ASAN_OPTIONS=log_path=$(REL_TMP)/asan/seed:detect_leaks=1 \
-	UBSAN_OPTIONS=log_path=$(REL_TMP)/asan/seed-ubsan:print_stacktrace=1 \
+	ASAN_OPTIONS=detect_leaks=1,log_path=$(REL_TMP)/asan/seed \
+	UBSAN_OPTIONS=print_stacktrace=1,log_path=$(REL_TMP)/asan/seed-ubsan \
 	    prove $(PROVE_FLAGS) t/00-store.t $(wildcard t/2*-seed-*.t)
 	@if ls $(REL_TMP)/asan | grep -q .; then \
 	    cat $(REL_TMP)/asan/*; echo "sanitizer reports above" >&2; exit 1; fi
