@@ -141,7 +141,7 @@ asan:
 # exiting)
 test-asan: test-deps asan
 	rm -rf $(REL_TMP)/asan && mkdir -p $(REL_TMP)/asan
-	ACCOUNT_BUILD=$(abspath $(ASAN_BUILD)) NGINX=$(NGINX) \
+	ACCOUNT_BUILD=$(abspath $(ASAN_BUILD)) ACCOUNT_NGINX=$(NGINX) \
 	TEST_NGINX_BINARY=$(CURDIR)/scripts/faults/nginx-sanitized \
 	ASAN_OPTIONS=detect_leaks=0,abort_on_error=1,log_path=$(REL_TMP)/asan/asan \
 	UBSAN_OPTIONS=print_stacktrace=1,log_path=$(REL_TMP)/asan/ubsan \
