@@ -29,7 +29,6 @@ typedef struct {
     MDB_dbi                    dbi;
     dev_t                      dev;
     ino_t                      ino;
-    off_t                      size;        /* the file never shrinks */
     int                        error;       /* why env is NULL */
     ngx_msec_t                 check;       /* next file check */
 } ngx_http_account_db_t;
@@ -557,7 +556,6 @@ ngx_http_account_db_open(ngx_http_account_db_t *db, ngx_log_t *log)
     if (ngx_file_info(db->path.data, &fi) != NGX_FILE_ERROR) {
         db->dev = fi.st_dev;
         db->ino = fi.st_ino;
-        db->size = fi.st_size;
     }
 
     db->error = 0;
@@ -584,13 +582,16 @@ ngx_http_account_db_close(ngx_http_account_db_t *db)
 /*
  * Once a second: follow a database that was replaced (a new file under the
  * same path), let go of one that was removed or cut short, and try again to
- * open one that could not be opened.
+ * open one that could not be opened.  It reads the map, so it runs inside
+ * ngx_http_account_read()'s fault guard.
  */
 
 static void
 ngx_http_account_db_check(ngx_http_account_db_t *db, ngx_log_t *log)
 {
     int              rc;
+    MDB_stat         st;
+    MDB_envinfo      info;
     ngx_file_info_t  fi;
 
     if (db->env == NULL) {
@@ -618,17 +619,18 @@ ngx_http_account_db_check(ngx_http_account_db_t *db, ngx_log_t *log)
         return;
     }
 
-    /* a writer only ever grows the file; reading past its end is SIGBUS */
+    /* the pages of the newest data past the end of the file: cut short */
 
-    if (fi.st_size < db->size) {
+    if (mdb_env_info(db->env, &info) == MDB_SUCCESS
+        && mdb_env_stat(db->env, &st) == MDB_SUCCESS
+        && fi.st_size < (off_t) ((info.me_last_pgno + 1) * st.ms_psize))
+    {
         rc = MDB_INVALID;
         ngx_log_error(NGX_LOG_ERR, log, 0,
                       "account_db \"%V\" was truncated to %O bytes",
                       &db->path, fi.st_size);
         goto close;
     }
-
-    db->size = fi.st_size;
 
     return;
 

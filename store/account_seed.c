@@ -350,16 +350,13 @@ seed_run(seed_options_t *o, FILE *in, size_t estimate, size_t *done,
         return rc;
     }
 
+    /* at least the map it has: account_store_map_size() never shrinks it */
+
     want = account_store_map_size(env, estimate);
 
-    if (want < *map_size) {
-        want = *map_size;
-
-    } else if (want > *map_size) {
-        rc = mdb_env_set_mapsize(env, want);
-        if (rc != MDB_SUCCESS) {
-            goto failed;
-        }
+    rc = mdb_env_set_mapsize(env, want);
+    if (rc != MDB_SUCCESS) {
+        goto failed;
     }
 
     *map_size = want;

@@ -188,8 +188,9 @@ failed:
 int
 account_store_open_writer(const char *path, size_t map_size, MDB_env **envp)
 {
-    int       rc;
-    MDB_env  *env;
+    int           rc;
+    MDB_env      *env;
+    MDB_envinfo   info;
 
     *envp = NULL;
 
@@ -198,23 +199,36 @@ account_store_open_writer(const char *path, size_t map_size, MDB_env **envp)
         return rc;
     }
 
-    if (map_size < ACCOUNT_STORE_MAP_MIN) {
-        map_size = ACCOUNT_STORE_MAP_MIN;
-    }
-
-    rc = mdb_env_set_mapsize(env, map_size);
-    if (rc != MDB_SUCCESS) {
-        goto failed;
-    }
-
     rc = mdb_env_set_maxreaders(env, ACCOUNT_STORE_MAX_READERS);
     if (rc != MDB_SUCCESS) {
         goto failed;
     }
 
+    /*
+     * No map size before the open: LMDB then keeps the one the file has.
+     * A smaller one would cut a file written through the map down to it,
+     * under the feet of the readers.
+     */
+
     rc = mdb_env_open(env, path, ACCOUNT_STORE_WRITER_FLAGS, 0644);
     if (rc != MDB_SUCCESS) {
         goto failed;
+    }
+
+    rc = mdb_env_info(env, &info);
+    if (rc != MDB_SUCCESS) {
+        goto failed;
+    }
+
+    if (map_size < ACCOUNT_STORE_MAP_MIN) {
+        map_size = ACCOUNT_STORE_MAP_MIN;
+    }
+
+    if (info.me_mapsize < map_size) {
+        rc = mdb_env_set_mapsize(env, map_size);
+        if (rc != MDB_SUCCESS) {
+            goto failed;
+        }
     }
 
     /*

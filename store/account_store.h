@@ -74,7 +74,7 @@ int account_store_open_reader(const char *path, unsigned int flags,
 
 /*
  * Opens (creating if needed) the environment at path for writing, with a map
- * of at least "map_size" bytes.
+ * of at least "map_size" bytes, and never smaller than the map it has.
  */
 int account_store_open_writer(const char *path, size_t map_size,
     MDB_env **envp);

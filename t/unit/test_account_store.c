@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include "account_store.h"
 
@@ -104,6 +105,7 @@ test_open(void)
     MDB_txn  *txn;
     MDB_val   key, val;
     size_t    size;
+    struct stat  st;
 
     if (mkdtemp(dir) == NULL) {
         ok(0, "mkdtemp");
@@ -143,6 +145,26 @@ test_open(void)
            "a writer stores an account");
 
         mdb_env_close(env);
+    }
+
+    /* a writer that asks for less keeps the map, and the file, it has */
+
+    rc = account_store_open_writer(path, 64 * 1024 * 1024, &env);
+    if (rc == MDB_SUCCESS) {
+        mdb_env_close(env);
+    }
+
+    if (stat(path, &st) == 0) {
+        size = (size_t) st.st_size;
+
+        rc = account_store_open_writer(path, 0, &env);
+        if (rc == MDB_SUCCESS) {
+            mdb_env_close(env);
+        }
+
+        ok(rc == MDB_SUCCESS && stat(path, &st) == 0
+           && (size_t) st.st_size == size && size >= 64 * 1024 * 1024,
+           "a writer never shrinks the map or the file");
     }
 
     snprintf(path + strlen(path), 16, "-lock");
