@@ -128,7 +128,7 @@ FUZZ_FLAGS   := -g -O1 -fsanitize=fuzzer,address,undefined \
 FUZZERS      := account_id account_line
 
 .PHONY: asan test-asan test-valgrind test-hup test-faults fuzz-build fuzz \
-        fuzz-replay
+        fuzz-replay fuzz-merge
 
 asan:
 	$(MAKE) BUILD=$(ASAN_BUILD) CFLAGS="-g -O1 $(SAN_FLAGS)" \
@@ -191,8 +191,8 @@ $(FUZZ_BUILD)/fuzz_account_line: fuzz/fuzz_account_line.c \
 fuzz-build: $(FUZZERS:%=$(FUZZ_BUILD)/fuzz_%)
 
 # new inputs go to $(FUZZ_BUILD)/corpus-NAME, crashes to $(FUZZ_BUILD)/;
-# keep a crash as fuzz/regress/NAME/<name> and add interesting inputs to
-# fuzz/corpus/NAME with: fuzz_NAME -merge=1 fuzz/corpus/NAME DIR
+# keep a crash as fuzz/regress/NAME/<name>; "make fuzz-merge" adds what is
+# new to fuzz/corpus/NAME
 fuzz: fuzz-build
 	@for f in $(FUZZERS); do \
 	    mkdir -p $(FUZZ_BUILD)/corpus-$$f; \
@@ -209,4 +209,11 @@ fuzz-replay: fuzz-build
 	    $(FUZZ_BUILD)/fuzz_$$f -runs=0 fuzz/corpus/$$f \
 	        $$(ls -d fuzz/regress/$$f 2>/dev/null) \
 	        || exit 1; \
+	done
+
+# what "make fuzz" found that the checked-in corpus lacks, minimized into it
+fuzz-merge: fuzz-build
+	@for f in $(FUZZERS); do \
+	    $(FUZZ_BUILD)/fuzz_$$f -merge=1 fuzz/corpus/$$f \
+	        $(FUZZ_BUILD)/corpus-$$f || exit 1; \
 	done
