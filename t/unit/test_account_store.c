@@ -151,6 +151,23 @@ test_open(void)
 
     rc = account_store_open_writer(path, 64 * 1024 * 1024, &env);
     if (rc == MDB_SUCCESS) {
+
+        /* a commit records the larger map in the file */
+
+        if (mdb_txn_begin(env, NULL, 0, &txn) == MDB_SUCCESS) {
+            key.mv_data = "2";
+            key.mv_size = 1;
+            val.mv_data = "{}";
+            val.mv_size = 2;
+
+            if (account_store_open_db(txn, &dbi) != MDB_SUCCESS
+                || mdb_put(txn, dbi, &key, &val, 0) != MDB_SUCCESS
+                || mdb_txn_commit(txn) != MDB_SUCCESS)
+            {
+                ok(0, "a second commit");
+            }
+        }
+
         mdb_env_close(env);
     }
 
