@@ -31,6 +31,10 @@
 #   CALLGRIND_REQUESTS [2000]  requests counted, after CALLGRIND_WARMUP [200]
 #   TIME_SEED [1]  time the seeding of LARGE accounts (0: reuse the cache)
 #   SERVER_CPU [0], CLIENT_CPU [1]
+#   NICE [-20 as root, else 0]  the priority of nginx and wrk: on a shared
+#                  machine, what else runs takes less of their CPUs
+#   QUIET [10]     before each run, wait until neither CPU is busier than
+#                  this percent with other work, up to QUIET_WAIT [60] s
 #   PORT [18080]   uses PORT..PORT+9, and PORT+10..PORT+14 for --smoke
 #   BUILD [build]  where make put the module and account-seed
 #   NGINX [/usr/sbin/nginx]
@@ -45,6 +49,14 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 HERE=$ROOT/scripts/bench
+
+# the knobs this run was given, for the record
+KNOBS=$(for v in DURATION RUNS WARMUP CONNS SMALL LARGE STATIC_LARGE SWEEP \
+                 SWEEP_DURATION RATE RATE_DURATION RATE_CONNS \
+                 CALLGRIND_REQUESTS CALLGRIND_WARMUP IMPORT_LINES TIME_SEED \
+                 SERVER_CPU CLIENT_CPU NICE PORT BUILD NGINX BENCH_DATA; do
+            if [ -n "${!v+set}" ]; then printf "%s='%s' " "$v" "${!v}"; fi
+        done)
 
 DURATION=${DURATION:-10}
 RUNS=${RUNS:-3}
@@ -64,6 +76,9 @@ IMPORT_LINES=${IMPORT_LINES:-1000000}
 TIME_SEED=${TIME_SEED:-1}
 SERVER_CPU=${SERVER_CPU:-0}
 CLIENT_CPU=${CLIENT_CPU:-1}
+NICE=${NICE:-$( [ "$(id -u)" = 0 ] && echo -20 || echo 0 )}
+QUIET=${QUIET:-10}
+QUIET_WAIT=${QUIET_WAIT:-60}
 PORT=${PORT:-18080}
 BUILD=${BUILD:-$ROOT/build}
 NGINX=${NGINX:-/usr/sbin/nginx}
@@ -271,8 +286,8 @@ start() {
 
     render "$@"
 
-    taskset -c "$SERVER_CPU" "$NGINX" -p "$WORK/$name" -c nginx.conf \
-        -e "$WORK/$name/error.log" -g 'daemon off;' &
+    nice -n "$NICE" taskset -c "$SERVER_CPU" "$NGINX" -p "$WORK/$name" \
+        -c nginx.conf -e "$WORK/$name/error.log" -g 'daemon off;' &
     pid=$!
     PIDS="$PIDS $pid"
     echo "$pid" > "$WORK/$name/master"
@@ -307,19 +322,24 @@ variant_of() {
     awk '{ print $1 }' "$WORK/$1/about"
 }
 
-# memory NAME: the worker's private, shared and anonymous memory in KiB
+# memory NAME: in KiB, the worker's private, shared, private file-backed
+# and anonymous memory, and the proportional share (Pss) of master and
+# worker together
 memory() {
-    awk '/^Private_(Clean|Dirty):/ { priv += $2 }
+    awk 'NR == FNR { if (/^Pss:/) pss += $2; next }
+         /^Pss:/                   { pss += $2 }
+         /^Private_(Clean|Dirty):/ { priv += $2 }
          /^Shared_(Clean|Dirty):/  { shared += $2 }
          /^Private_Clean:/         { clean = $2 }
          /^Anonymous:/             { anon = $2 }
-         END { print priv, shared, clean, anon }' \
+         END { print priv, shared, clean, anon, pss }' \
+        "/proc/$(cat "$WORK/$1/master")/smaps_rollup" \
         "/proc/$(cat "$WORK/$1/worker")/smaps_rollup"
 }
 
-# cpu_ticks NAME: user + system clock ticks of the worker so far
-cpu_ticks() {
-    awk '{ print $14 + $15 }' "/proc/$(cat "$WORK/$1/worker")/stat"
+# cpu_ns NAME: nanoseconds the worker has run on its CPU so far
+cpu_ns() {
+    awk '{ print $1 }' "/proc/$(cat "$WORK/$1/worker")/schedstat"
 }
 
 # check NAME: every answer right for a sample of ids (status, type, body)
@@ -336,23 +356,68 @@ check() {
 
 # --- load ---------------------------------------------------------------
 
+# busy: the busier of SERVER_CPU and CLIENT_CPU over half a second, in
+# percent (between runs our servers are idle: this is everybody else)
+busy() {
+    local a b
+
+    a=$(grep -E "^cpu($SERVER_CPU|$CLIENT_CPU) " /proc/stat)
+    sleep 0.5
+    b=$(grep -E "^cpu($SERVER_CPU|$CLIENT_CPU) " /proc/stat)
+
+    printf '%s\n%s\n' "$a" "$b" | awk '{
+        idle = $5 + $6; total = 0
+        for (i = 2; i <= NF; i++) total += $i
+        if ($1 in t0) {
+            dt = total - t0[$1]; di = idle - i0[$1]
+            b = dt > 0 ? 100 * (dt - di) / dt : 0
+            if (b > max) max = b
+        } else { t0[$1] = total; i0[$1] = idle }
+    } END { printf "%.0f\n", max }'
+}
+
+# quiet: wait until the CPUs are quiet enough to measure on; prints the
+# busy percent it measured at last
+quiet() {
+    local i b
+
+    b=$(busy)
+
+    for ((i = 0; i < QUIET_WAIT * 2; i++)); do
+        if [ "$b" -le "$QUIET" ]; then
+            echo "$b"
+            return
+        fi
+        b=$(busy)
+    done
+
+    say "bench: the CPUs are still ${b}% busy with other work after" \
+        "${QUIET_WAIT} s; measuring anyway"
+    echo "$b"
+}
+
 # load NAME SCRIPT SECONDS CONNS [ARGS]: one wrk run, its RESULT line plus
-# the worker's CPU use in percent of one CPU
+# the worker's CPU use in percent of one CPU, and in ns per request
 load() {
-    local name=$1 script=$2 seconds=$3 conns=$4 before after line
+    local name=$1 script=$2 seconds=$3 conns=$4 before after line other
     shift 4
 
-    before=$(cpu_ticks "$name")
+    other=$(quiet)
+    before=$(cpu_ns "$name")
 
-    line=$(taskset -c "$CLIENT_CPU" wrk -t1 -c"$conns" -d"${seconds}s" \
+    line=$(nice -n "$NICE" taskset -c "$CLIENT_CPU" \
+               wrk -t1 -c"$conns" -d"${seconds}s" \
                --timeout 5s --latency -s "$HERE/$script" \
                "http://127.0.0.1:$(port_of "$name")" -- "$START" \
                "$(count_of "$name")" "$@" | grep '^RESULT ') \
         || die "wrk gave no result against $name"
 
-    after=$(cpu_ticks "$name")
+    after=$(cpu_ns "$name")
 
-    echo "$line cpu=$(( (after - before) * 100 / ($(getconf CLK_TCK) * seconds) ))"
+    echo "$line" | awk -v ns=$((after - before)) -v s="$seconds" '{
+        split($2, n, "=")
+        printf "%s cpu=%.0f ns_req=%.0f other=%s\n", $0, ns / s / 1e7,
+               n[2] ? ns / n[2] : 0, other }' other="$other"
 }
 
 # field LINE NAME: the value of NAME=... in a RESULT line
@@ -364,7 +429,8 @@ field() {
 record() {
     echo "$1 $2 $3 $4 $(field "$5" rps) $(field "$5" p50_us)" \
          "$(field "$5" p99_us) $(field "$5" p999_us) $(field "$5" cpu)" \
-         "$(( $(field "$5" errors) + $(field "$5" non2xx) ))" >> "$RESULTS"
+         "$(( $(field "$5" errors) + $(field "$5" non2xx) ))" \
+         "$(field "$5" ns_req)" "$(field "$5" other)" >> "$RESULTS"
 }
 
 # median KIND SIZE NAME COLUMN: the median of a column of the results
@@ -447,11 +513,16 @@ sweep() {
 # nginx process (no master) under callgrind, counted over a fixed sequence
 # of keep-alive requests after a warm-up
 callgrind() {
-    local name=$1 variant=$2 count=$3 port=$((PORT + 9)) pid dir ir body=()
+    local name=$1 variant=$2 count=$3 port=$((PORT + 9)) pid dir ir i
+    local body=()
 
     dir=$WORK/$name
     render "$name" "$variant" "$port" "$count"
-    [ "$variant" = ceiling ] && body=(--body "$BODY")
+
+    case $variant in
+    ceiling) body=(--body "$BODY") ;;
+    floor)   body=(--status-only) ;;
+    esac
 
     (cd "$dir" && exec taskset -c "$SERVER_CPU" valgrind --tool=callgrind \
         --callgrind-out-file="$dir/callgrind.out" "$NGINX" -p "$dir" \
@@ -486,7 +557,8 @@ callgrind() {
 
     stop "$name"
 
-    cp "$dir/callgrind.out.1" "$WORK/callgrind.$name"
+    mkdir -p "$BENCH_DATA/callgrind"
+    cp "$dir/callgrind.out.1" "$BENCH_DATA/callgrind/$variant-$count.out"
     echo "callgrind $count $variant 1 $((ir / CALLGRIND_REQUESTS))" \
          >> "$RESULTS"
     say "bench: callgrind: $name: $((ir / CALLGRIND_REQUESTS)) instructions" \
@@ -574,8 +646,9 @@ table() {
     ceil_p99=$(median main "$size" "ceiling-$size" 7)
 
     echo "| variant | accounts | req/s | × ceiling | p50 ms | p99 ms" \
-         "| p99 × ceiling | worker CPU % | errors | instr/req |"
-    echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+         "| p99 × ceiling | worker CPU % | worker µs/req | errors" \
+         "| other load % | instr/req |"
+    echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
 
     for name in "$@"; do
         variant=${name%-*}
@@ -590,7 +663,9 @@ table() {
              "| $(num main "$size" "$name" 7 1000 %.3f)" \
              "| $(ratio "$p99" "$ceil_p99")" \
              "| $(num main "$size" "$name" 9)" \
+             "| $(num main "$size" "$name" 11 1000 %.1f)" \
              "| $(num main "$size" "$name" 10)" \
+             "| $(num main "$size" "$name" 12)" \
              "| ${instr:--} |"
     done
 }
@@ -599,8 +674,9 @@ memory_table() {
     local size name variant count
 
     echo "| variant | accounts | private MiB idle | private MiB loaded" \
-         "| of which file pages | anonymous MiB loaded | shared MiB loaded |"
-    echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"
+         "| of which file pages | anonymous MiB loaded | shared MiB loaded" \
+         "| master + worker Pss MiB |"
+    echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
 
     while read -r size name; do
         variant=${name%-*}
@@ -610,7 +686,8 @@ memory_table() {
              "| $(mem "$WORK/memory.loaded" "$size" "$name" 1)" \
              "| $(mem "$WORK/memory.loaded" "$size" "$name" 3)" \
              "| $(mem "$WORK/memory.loaded" "$size" "$name" 4)" \
-             "| $(mem "$WORK/memory.loaded" "$size" "$name" 2) |"
+             "| $(mem "$WORK/memory.loaded" "$size" "$name" 2)" \
+             "| $(mem "$WORK/memory.loaded" "$size" "$name" 5) |"
     done < <(awk '{ print $1, $2 }' "$WORK/memory.loaded")
 }
 
@@ -641,6 +718,7 @@ callgrind_table() {
 
     awk '$1 == "callgrind" { print $3, $2, $5 }' "$RESULTS" \
     | while read -r variant count instr; do
+        [ "$variant" = floor ] && variant="floor: empty_gif, for reference"
         echo "| $variant | $count | $instr | $(ratio "$instr" "$ceil") |"
     done
 }
@@ -777,7 +855,11 @@ $(table "$LARGE" "ceiling-$LARGE" "static-$STATIC_LARGE" "lua-$LARGE" \
 wrk 1 thread, $CONNS connections, $RUNS alternated runs of ${DURATION} s after
 ${WARMUP} s of warm-up, medians; "× ceiling" against the ceiling's median of
 the same size; worker CPU: the nginx worker's user + system time over the
-run (100 = its CPU saturated); instr/req: callgrind, below.
+run (100 = its CPU saturated), and per request (kernel time included: on
+loopback most of a request's cost is the kernel's); other load: how busy
+the busier of the two CPUs was with other processes just before a run
+(the script waits for at most $QUIET % for up to $QUIET_WAIT s);
+instr/req: callgrind, below.
 
 ### req/s against concurrent connections, $SMALL accounts
 
@@ -795,6 +877,9 @@ One nginx process (master_process off) under valgrind --tool=callgrind;
 $CALLGRIND_WARMUP requests to warm up, counters zeroed (callgrind_control -z),
 $CALLGRIND_REQUESTS keep-alive requests for random seeded ids on one
 connection, counters dumped (callgrind_control -d); total Ir / requests.
+The floor, nginx's own empty_gif content handler, is not a variant: it shows
+what reaching the content phase costs any handler, which the ceiling's
+"return" (answered in the rewrite phase) does not pay.
 
 ### Worker memory (/proc/PID/smaps_rollup)
 
@@ -802,8 +887,11 @@ $(memory_table)
 
 "idle": after start-up and one request; "loaded": after the measured runs.
 Private = Private_Clean + Private_Dirty; "file pages" = Private_Clean, pages
-of the LMDB or static files mapped by this worker only (page cache: the
-kernel can drop them); anonymous = heap, pools, stacks.
+of the LMDB file mapped by this worker only (page cache: clean, the kernel
+can drop them, and they would count as shared with a second worker);
+anonymous = heap, pools, stacks.  Pss of master and worker together counts
+what the worker does not see: the Lua shared dict lives in shared memory
+that the master filled.
 
 ### Seeding
 
@@ -855,10 +943,10 @@ What \`account_lookup\` costs next to the other ways nginx could answer
 Everything below, tables and plot, was written by that command; rerun it to
 regenerate this page:
 
-    make && scripts/bench.sh --publish
+    make && ${KNOBS}scripts/bench.sh --publish
 
-(\`DURATION=$DURATION RUNS=$RUNS CONNS=$CONNS SMALL=$SMALL LARGE=$LARGE
-STATIC_LARGE=$STATIC_LARGE\`; \`scripts/bench.sh --help\` lists the knobs.)
+(\`scripts/bench.sh --help\` lists the knobs; this run: $RUNS runs of
+${DURATION} s per variant and size, $CONNS connections.)
 
 ## The machine
 
@@ -905,6 +993,7 @@ MD
 if [ "$mode" = smoke ]; then
     # a world of its own: data, ports, nothing cached
     BENCH_DATA=$WORK/data
+    QUIET=100
     mkdir -p "$BENCH_DATA"
     PHASE=$SMALL
     i=10
@@ -972,10 +1061,12 @@ for name in $big; do
     stop "$name"
 done
 
-for variant in $VARIANTS; do
+rm -rf "$BENCH_DATA/callgrind"
+for variant in ceiling floor static lua module; do
     callgrind "cg-$variant-$SMALL" "$variant" "$SMALL"
 done
 callgrind "cg-module-$LARGE" module "$LARGE"
+say "bench: callgrind dumps in $BENCH_DATA/callgrind (callgrind_annotate)"
 
 say "bench: done in $(( $(date +%s) - t0 )) s"
 

@@ -19,6 +19,6 @@ set grid
 set key bottom right
 
 plot data using 1:2 with linespoints lw 2 pt 7 title "ceiling (return 200)", \
-     data using 1:3 with linespoints lw 2 pt 5 title "static files (try_files)", \
+     data using 1:3 with linespoints lw 2 pt 5 title "static files (try\\_files)", \
      data using 1:4 with linespoints lw 2 pt 9 title "Lua shared dict", \
      data using 1:5 with linespoints lw 2 pt 13 title "account module (LMDB)"
