@@ -34,7 +34,8 @@
 #   NICE [-20 as root, else 0]  the priority of nginx and wrk: on a shared
 #                  machine, what else runs takes less of their CPUs
 #   QUIET [10]     before each run, wait until neither CPU is busier than
-#                  this percent with other work, up to QUIET_WAIT [60] s
+#                  this percent with other work, up to QUIET_WAIT [5] s
+#                  (a bound: about 90 runs wait at most 8 minutes in all)
 #   PORT [18080]   uses PORT..PORT+9, and PORT+10..PORT+14 for --smoke
 #   BUILD [build]  where make put the module and account-seed
 #   NGINX [/usr/sbin/nginx]
@@ -78,7 +79,7 @@ SERVER_CPU=${SERVER_CPU:-0}
 CLIENT_CPU=${CLIENT_CPU:-1}
 NICE=${NICE:-$( [ "$(id -u)" = 0 ] && echo -20 || echo 0 )}
 QUIET=${QUIET:-10}
-QUIET_WAIT=${QUIET_WAIT:-60}
+QUIET_WAIT=${QUIET_WAIT:-5}
 PORT=${PORT:-18080}
 BUILD=${BUILD:-$ROOT/build}
 NGINX=${NGINX:-/usr/sbin/nginx}
