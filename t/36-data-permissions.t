@@ -1,0 +1,112 @@
+# Least privilege for the data: what the workers (here "nobody") need for
+# each way of shipping the database.
+#
+#   baked in, nobody writes it     account_db PATH lock=off; read access only
+#   on a read-only filesystem      no lock=off needed: LMDB skips the lock
+#                                  file when opening it fails with EROFS
+#   seeded live                    the workers write PATH-lock (LMDB's reader
+#                                  table), never the database itself
+#
+# Needs root (to run the workers as another user and to mount a tmpfs).
+
+use strict;
+use warnings;
+
+use lib 'scripts/faults';
+use FaultNginx;
+use File::Temp qw(tempdir);
+use Test::More;
+
+plan skip_all => 'needs root' if $> != 0;
+
+my ($uid, $gid) = (getpwnam('nobody'))[2, 3];
+my $user = 'nobody nogroup';
+my $tmp = tempdir(CLEANUP => 1);
+chmod 0755, $tmp;
+my $port = 19037;
+
+sub lookup {
+    my ($n, $id) = @_;
+    my $r = probe($n, "/accounts/$id");
+    return "$r->{status} $r->{body}";
+}
+
+# 1. a directory the workers cannot write, no lock file, lock=off
+
+{
+    my $dir = "$tmp/baked";
+    mkdir $dir, 0755 or die $!;
+    seed("$dir/accounts.mdb", '--count', 10);
+    unlink "$dir/accounts.mdb-lock" or die $!;
+
+    my $n = start_nginx(port => $port, db => "$dir/accounts.mdb",
+                        db_params => 'lock=off', worker_user => $user);
+    is(lookup($n, 10000), '200 {"id":"10000","name":"Person_0"}',
+       'baked in, lock=off: served with read access only');
+    ok(!-e "$dir/accounts.mdb-lock", 'baked in, lock=off: no lock file made');
+    stop_nginx($n);
+
+    # the same without lock=off: the workers cannot make the lock file
+    $n = start_nginx(port => $port, db => "$dir/accounts.mdb",
+                     worker_user => $user);
+    my $r = probe($n, '/health');
+    is($r->{status}, 503, 'baked in, without lock=off: /health is 503');
+    like($r->{body}, qr/Permission denied/, 'and says why');
+    like(error_log($n), qr/LMDB readers need write access to the lock file/,
+         'the error log tells the operator what to change');
+    stop_nginx($n);
+}
+
+# 2. a read-only filesystem: LMDB opens without a lock file
+
+my $mounted;
+END { system("umount $mounted") if $mounted }
+
+SKIP: {
+    my $mnt = "$tmp/ro";
+    mkdir $mnt or die $!;
+    system("mount -t tmpfs -o size=64m tmpfs $mnt 2>/dev/null") == 0
+        or skip 'cannot mount a tmpfs here', 3;
+    $mounted = $mnt;
+
+    seed("$mnt/accounts.mdb", '--count', 10);
+    unlink "$mnt/accounts.mdb-lock" or die $!;
+    system("mount -o remount,ro $mnt") == 0 or die "remount ro failed\n";
+
+    my $n = start_nginx(port => $port, db => "$mnt/accounts.mdb",
+                        worker_user => $user);
+    is(lookup($n, 10009), '200 {"id":"10009","name":"Person_9"}',
+       'read-only filesystem: served without lock=off');
+    ok(!-e "$mnt/accounts.mdb-lock", 'read-only filesystem: no lock file');
+    is_deeply([grep { /\[error\]/ } split /\n/, error_log($n)], [],
+              'read-only filesystem: no error logged');
+    stop_nginx($n);
+
+    system("umount $mnt") == 0 or diag("umount $mnt failed");
+    undef $mounted;
+}
+
+# 3. seeded live: the workers own the lock file, root owns the database
+
+{
+    my $dir = "$tmp/live";
+    mkdir $dir, 0755 or die $!;
+    my $db = "$dir/accounts.mdb";
+    seed($db, '--count', 10);
+    chown $uid, $gid, "$db-lock" or die $!;
+    chmod 0644, $db;
+
+    my $n = start_nginx(port => $port, db => $db, worker_user => $user);
+    is(lookup($n, 10000), '200 {"id":"10000","name":"Person_0"}',
+       'seeded live: served with write access to the lock file only');
+
+    seed($db, '--count', 1, '--start', 777);
+    is(lookup($n, 777), '200 {"id":"777","name":"Person_0"}',
+       'seeded live: a seed by another user is served at once');
+    is((stat $db)[4], 0, 'seeded live: the database is still root\'s');
+    is_deeply([grep { /\[error\]/ } split /\n/, error_log($n)], [],
+              'seeded live: no error logged');
+    stop_nginx($n);
+}
+
+done_testing();
