@@ -191,7 +191,17 @@ seed_put(seed_t *s, json_t *doc, const char *id, size_t id_len)
     val.mv_data = s->buf;
     val.mv_size = len;
 
-    rc = mdb_put(s->txn, s->dbi, &key, &val, 0);
+    /*
+     * Keys that come in order are appended: pages fill up instead of
+     * splitting in half, and nothing is searched.  A key that is not past
+     * the last one is put in its place (and replaces an equal one).
+     */
+
+    rc = mdb_put(s->txn, s->dbi, &key, &val, MDB_APPEND);
+
+    if (rc == MDB_KEYEXIST) {
+        rc = mdb_put(s->txn, s->dbi, &key, &val, 0);
+    }
 
     if (rc == MDB_SUCCESS) {
         s->done++;
@@ -202,46 +212,134 @@ seed_put(seed_t *s, json_t *doc, const char *id, size_t id_len)
 }
 
 
+/*
+ * Generated accounts are written in key order, which for decimal ids is not
+ * numeric order ("10000" < "100000" < "10001"): a walk of the decimal prefix
+ * tree, depth first, visits [lo, hi] in exactly that order.
+ */
+
+typedef struct {
+    seed_t         *s;
+    json_t         *doc;
+    json_t         *id;
+    json_t         *name;
+    uint64_t        lo;
+    uint64_t        hi;
+} seed_gen_t;
+
+
+/* is some number in [lo, hi] written with the digits of p and more? */
+
+static int
+seed_gen_reaches(seed_gen_t *g, uint64_t p)
+{
+    uint64_t  scale;
+
+    for (scale = 1; p <= g->hi / scale; scale *= 10) {
+
+        /* the numbers p * scale .. p * scale + scale - 1 */
+
+        if (p * scale + (scale - 1) >= g->lo) {
+            return 1;
+        }
+
+        if (scale > UINT64_MAX / 10) {
+            break;
+        }
+    }
+
+    return 0;
+}
+
+
+static int
+seed_gen_put(seed_gen_t *g, uint64_t n)
+{
+    int   len;
+    char  id[24], name[32];
+
+    len = snprintf(id, sizeof(id), "%" PRIu64, n);
+    json_string_setn(g->id, id, len);
+
+    json_string_setn(g->name, name,
+                     snprintf(name, sizeof(name), "Person_%" PRIu64,
+                              n - g->lo));
+
+    return seed_put(g->s, g->doc, id, len);
+}
+
+
+static int
+seed_gen_walk(seed_gen_t *g, uint64_t p)
+{
+    int       rc;
+    unsigned  d;
+
+    if (p >= g->lo) {
+        rc = seed_gen_put(g, p);
+        if (rc != MDB_SUCCESS) {
+            return rc;
+        }
+    }
+
+    if (p > g->hi / 10) {
+        return MDB_SUCCESS;
+    }
+
+    for (d = 0; d < 10; d++) {
+        if (seed_gen_reaches(g, p * 10 + d)) {
+            rc = seed_gen_walk(g, p * 10 + d);
+            if (rc != MDB_SUCCESS) {
+                return rc;
+            }
+        }
+    }
+
+    return MDB_SUCCESS;
+}
+
+
 static int
 seed_generate(seed_t *s, seed_options_t *o)
 {
-    int       rc, n;
-    json_t   *doc, *id, *name;
-    uint64_t  i;
-    char      id_buf[32], name_buf[32];
+    int         rc;
+    unsigned    d;
+    seed_gen_t  g;
 
-    id = json_string("");
-    name = json_string("");
-    doc = json_object();
+    if (o->count == 0) {
+        return MDB_SUCCESS;
+    }
 
-    if (doc == NULL || id == NULL || name == NULL
-        || json_object_set(doc, "id", id) != 0
-        || json_object_set(doc, "name", name) != 0)
+    g.s = s;
+    g.lo = o->start;
+    g.hi = o->start + (o->count - 1);
+    g.id = json_string("");
+    g.name = json_string("");
+    g.doc = json_object();
+
+    if (g.doc == NULL || g.id == NULL || g.name == NULL
+        || json_object_set(g.doc, "id", g.id) != 0
+        || json_object_set(g.doc, "name", g.name) != 0)
     {
         rc = ENOMEM;
         goto done;
     }
 
-    rc = MDB_SUCCESS;
+    /* "0" sorts first; every other number starts with 1 to 9 */
 
-    for (i = 0; i < o->count; i++) {
-        n = snprintf(id_buf, sizeof(id_buf), "%" PRIu64, o->start + i);
-        json_string_setn(id, id_buf, n);
+    rc = (g.lo == 0) ? seed_gen_put(&g, 0) : MDB_SUCCESS;
 
-        n = snprintf(name_buf, sizeof(name_buf), "Person_%" PRIu64, i);
-        json_string_setn(name, name_buf, n);
-
-        rc = seed_put(s, doc, id_buf, strlen(id_buf));
-        if (rc != MDB_SUCCESS) {
-            break;
+    for (d = 1; d < 10 && rc == MDB_SUCCESS; d++) {
+        if (seed_gen_reaches(&g, d)) {
+            rc = seed_gen_walk(&g, d);
         }
     }
 
 done:
 
-    json_decref(doc);
-    json_decref(id);
-    json_decref(name);
+    json_decref(g.doc);
+    json_decref(g.id);
+    json_decref(g.name);
 
     return rc;
 }
@@ -451,7 +549,9 @@ main(int argc, char **argv)
             o.db_path = optarg;
             break;
         case 'n':
-            if (parse_u64(optarg, &o.count) != 0) {
+            if (parse_u64(optarg, &o.count) != 0
+                || o.count > UINT64_MAX / 4)
+            {
                 fprintf(stderr, "%s: --count: \"%s\" is not a number\n",
                         progname, optarg);
                 return EX_USAGE;
@@ -459,7 +559,7 @@ main(int argc, char **argv)
             break;
         case 's':
             if (parse_u64(optarg, &o.start) != 0
-                || o.start > UINT64_MAX / 2)
+                || o.start > UINT64_MAX / 4)
             {
                 fprintf(stderr, "%s: --start: \"%s\" is not a number\n",
                         progname, optarg);
