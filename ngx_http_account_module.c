@@ -320,18 +320,22 @@ ngx_http_account_read(ngx_http_request_t *r, ngx_http_account_db_t *db,
 
 
 /*
- * The id is the last segment of the request's path, taken from the request
- * line as the client sent it (so that an escaped "/" is seen for what it
- * is), or from the rewritten URI after a rewrite.
+ * The id is the last segment of the request's path.  When the client sent
+ * escapes or dot segments, it is taken from the request line as sent (so
+ * that an escaped "/" is seen for what it is) and decoded here; otherwise,
+ * and after a rewrite, r->uri holds the path as it is.
  */
 
 static ngx_int_t
 ngx_http_account_parse_id(ngx_http_request_t *r, u_char *id, size_t *len,
     account_id_rc_e *reason)
 {
-    u_char  *p, *start, *end;
+    u_char     *p, *start, *end;
+    ngx_uint_t  raw;
 
-    if (r->valid_unparsed_uri) {
+    raw = r->valid_unparsed_uri && (r->quoted_uri || r->complex_uri);
+
+    if (raw) {
         start = r->unparsed_uri.data;
         end = start + r->unparsed_uri.len;
 
@@ -349,7 +353,7 @@ ngx_http_account_parse_id(ngx_http_request_t *r, u_char *id, size_t *len,
         /* void */
     }
 
-    *reason = account_id_parse(p, end - p, r->valid_unparsed_uri, id, len);
+    *reason = account_id_parse(p, end - p, raw, id, len);
 
     return *reason == ACCOUNT_ID_OK ? NGX_OK : NGX_ERROR;
 }
