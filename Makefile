@@ -3,6 +3,7 @@
 #   make            build/ngx_http_account_module.so and build/account-seed
 #   make run        seed data/accounts.mdb if missing, serve it on :6767
 #   make test       the Test::Nginx suite and the store's unit tests
+#   make bench      the benchmark against nginx's ceiling and its peers
 #   make image      the accountservice:latest image (base image made if needed)
 #   make deploy     build and roll it out as a Swarm service on :6767
 
@@ -28,7 +29,8 @@ SEED        := $(BUILD)/account-seed
 UNIT        := $(BUILD)/test_account_store
 STORE_SRCS  := store/account_store.c store/account_store.h
 
-.PHONY: all deps test-deps run test image deploy test-docker clean
+.PHONY: all deps test-deps run test bench bench-publish image deploy \
+        test-docker clean
 
 all: deps $(MODULE) $(SEED) $(UNIT)
 
@@ -86,6 +88,15 @@ run: all $(DB)
 test: test-deps all
 	ACCOUNT_BUILD=$(abspath $(BUILD)) TEST_NGINX_BINARY=$(NGINX) \
 	    prove -r $(PROVE_FLAGS) t/
+
+# the benchmark (docs/BENCHMARKS.md); its smoke version runs in make test
+bench: all
+	@scripts/deps.sh bench
+	BUILD=$(abspath $(BUILD)) NGINX=$(NGINX) scripts/bench.sh
+
+bench-publish: all
+	@scripts/deps.sh bench
+	BUILD=$(abspath $(BUILD)) NGINX=$(NGINX) scripts/bench.sh --publish
 
 image:
 	scripts/build-image.sh

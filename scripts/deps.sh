@@ -2,8 +2,9 @@
 # Install the Debian packages the project needs to build, run and test.
 #
 #   scripts/deps.sh build     compiler, nginx-dev, LMDB, jansson
-#   scripts/deps.sh test      build + Test::Nginx, wrk, valgrind, clang
-#   scripts/deps.sh bench     test + the benchmark peers and plotting
+#   scripts/deps.sh test      build + Test::Nginx, wrk, valgrind, clang, and
+#                             the Lua module the benchmark's smoke test uses
+#   scripts/deps.sh bench     test + hey and gnuplot
 #
 # Test::Nginx is packaged by Debian in the unstable suite only.  The suite is
 # added from the archive address the machine's apt configuration already uses,
@@ -13,8 +14,9 @@ set -eu
 want=${1:-build}
 
 build_pkgs="build-essential nginx nginx-dev liblmdb-dev lmdb-utils libjansson-dev"
-test_pkgs="$build_pkgs libtest-nginx-perl wrk valgrind clang curl"
-bench_pkgs="$test_pkgs libnginx-mod-http-lua hey gnuplot-nox"
+test_pkgs="$build_pkgs libtest-nginx-perl wrk valgrind clang curl \
+           libnginx-mod-http-lua"
+bench_pkgs="$test_pkgs hey gnuplot-nox"
 
 case $want in
 build) pkgs=$build_pkgs ;;
