@@ -122,8 +122,9 @@ clean:
 #   make fuzz          each libFuzzer harness for FUZZ_TIME seconds (60)
 #   make fuzz-replay   every corpus and regression input once (CI)
 #
-# The specs that Test::Nginx runs in its valgrind and HUP modes are the ones
-# that use Test::Nginx::Socket (SPECS); the fault tests start their own nginx.
+# SPECS are what the valgrind, HUP and sanitizer modes run: the Test::Nginx
+# specs and the seeder's tests (t/0*, t/1*, t/2*); the fault tests (t/3*)
+# start their own nginx under load and run in "make test".
 
 SPECS        ?= $(sort $(wildcard t/0*.t t/1*.t t/2*.t))
 FAULTS       ?= $(sort $(wildcard t/3*.t))
