@@ -113,7 +113,7 @@ clean:
 # --- reliability: sanitizers, valgrind, HUP, fuzzing ---
 #
 #   make asan          module and account-seed with ASan+UBSan in $(BUILD)/asan/
-#   make test-asan     the Test::Nginx specs against that build; nginx (not
+#   make test-asan     the specs and the fault tests against that build; nginx (not
 #                      instrumented) runs with gcc's libasan/libubsan preloaded
 #                      (scripts/faults/nginx-sanitized)
 #   make test-valgrind the Test::Nginx specs with nginx under memcheck
@@ -157,7 +157,7 @@ test-asan: test-deps asan
 	TEST_NGINX_BINARY=$(CURDIR)/scripts/faults/nginx-sanitized \
 	ASAN_OPTIONS=detect_leaks=0,abort_on_error=1,log_path=$(REL_TMP)/asan/asan \
 	UBSAN_OPTIONS=print_stacktrace=1,log_path=$(REL_TMP)/asan/ubsan \
-	    prove $(PROVE_FLAGS) $(SPECS)
+	    prove $(PROVE_FLAGS) $(SPECS) $(FAULTS)
 	ACCOUNT_BUILD=$(abspath $(ASAN_BUILD)) \
 	ASAN_OPTIONS=detect_leaks=1,log_path=$(REL_TMP)/asan/seed \
 	UBSAN_OPTIONS=print_stacktrace=1,log_path=$(REL_TMP)/asan/seed-ubsan \

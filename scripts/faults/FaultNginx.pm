@@ -24,6 +24,8 @@ our $Root = abs_path(dirname(__FILE__) . '/../..');
 our $Build = $ENV{ACCOUNT_BUILD} || "$Root/build";
 our $Nginx = $ENV{TEST_NGINX_BINARY} || '/usr/sbin/nginx';
 
+my @started;                    # what to stop when the test exits
+
 sub seed_tool { "$Build/account-seed" }
 
 # seed($db, @args): account-seed --quiet, dies on failure
@@ -87,7 +89,11 @@ sub start_nginx {
         [qr/^worker_processes .*$/m, sub { 'worker_processes 2;' }],
         [qr/^worker_rlimit_nofile .*$/m,
          sub { "worker_rlimit_nofile $hard;" }],
-        [qr/^pid .*$/m, sub { 'pid logs/nginx.pid;' }],
+        # a binary upgrade execs nginx with only the environment that "env"
+        # keeps: the sanitizer runs (make test-asan) need their preload
+        [qr/^pid .*$/m, sub { "pid logs/nginx.pid;\n"
+                              . "env LD_PRELOAD;\nenv ASAN_OPTIONS;\n"
+                              . "env UBSAN_OPTIONS;" }],
         [qr/^error_log .*$/m, sub { 'error_log logs/error.log notice;' }],
         [qr/^(\s*)account_db \S+;$/m, sub { "$_[0]account_db $db;" }],
         [qr/^(\s*)listen \d+;$/m,
@@ -110,11 +116,13 @@ sub start_nginx {
     print $out $conf;
     close $out;
 
-    my $n = { dir => $dir, port => $o{port}, conf => "$dir/nginx.conf" };
+    my $n = { dir => $dir, port => $o{port}, conf => "$dir/nginx.conf",
+              owner => $$ };
 
     system($Nginx, '-p', "$dir/", '-c', 'nginx.conf', '-q') == 0
         or die "nginx did not start: " . error_log($n) . "\n";
 
+    push @started, $n;
     wait_for(5, sub { probe($n, '/health')->{status} }) or die "no answer";
 
     return $n;
@@ -137,14 +145,23 @@ sub nginx_signal {
     return $pid;
 }
 
-# QUIT the master and wait (up to 10s) until it is gone
+# QUIT the master (and an old one a binary upgrade left) and wait (up to
+# 10s) until it is gone; whatever a test started is stopped when it exits
 sub stop_nginx {
     my ($n) = @_;
-    my $pid = nginx_pid($n) or return;
-    kill 'QUIT', $pid;
-    wait_for(10, sub { !kill 0, $pid }) and return;
-    kill 'TERM', $pid;
-    wait_for(5, sub { !kill 0, $pid });
+    for my $file ('nginx.pid', 'nginx.pid.oldbin') {
+        my $pid = nginx_pid($n, $file) or next;
+        kill 'QUIT', $pid or next;
+        next if wait_for(10, sub { !kill 0, $pid });
+        kill 'TERM', $pid;
+        wait_for(5, sub { !kill 0, $pid });
+    }
+}
+
+END {
+    my $status = $?;
+    stop_nginx($_) for grep { $_->{owner} == $$ } @started;
+    $? = $status;
 }
 
 sub error_log {
