@@ -137,7 +137,7 @@ FUZZ_BUILD   ?= $(BUILD)/fuzz
 FUZZ_TIME    ?= 60
 FUZZ_FLAGS   := -g -O1 -fsanitize=fuzzer,address,undefined \
                 -fno-sanitize-recover=undefined -Istore
-FUZZERS      := account_id account_line
+FUZZERS      := account_id account_line account_import
 
 .PHONY: asan test-asan test-valgrind test-hup test-faults fuzz-build fuzz \
         fuzz-replay fuzz-merge
@@ -198,6 +198,14 @@ $(FUZZ_BUILD)/fuzz_account_line: fuzz/fuzz_account_line.c \
         store/account_line.c store/account_line.h $(STORE_SRCS)
 	@mkdir -p $(FUZZ_BUILD)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ fuzz/fuzz_account_line.c \
+	    store/account_line.c store/account_store.c -llmdb -ljansson
+
+# the whole import loop of account-seed, its main renamed
+$(FUZZ_BUILD)/fuzz_account_import: fuzz/fuzz_account_import.c \
+        store/account_seed.c store/account_line.c store/account_line.h \
+        $(STORE_SRCS)
+	@mkdir -p $(FUZZ_BUILD)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ fuzz/fuzz_account_import.c \
 	    store/account_line.c store/account_store.c -llmdb -ljansson
 
 fuzz-build: $(FUZZERS:%=$(FUZZ_BUILD)/fuzz_%)
