@@ -113,9 +113,9 @@ clean:
 # --- reliability: sanitizers, valgrind, HUP, fuzzing ---
 #
 #   make asan          module and account-seed with ASan+UBSan in $(BUILD)/asan/
-#   make test-asan     the specs and the fault tests against that build; nginx (not
-#                      instrumented) runs with gcc's libasan/libubsan preloaded
-#                      (scripts/faults/nginx-sanitized)
+#   make test-asan     the specs and the fault tests against that build; nginx
+#                      (not instrumented) runs with gcc's libasan/libubsan
+#                      preloaded (scripts/faults/nginx-sanitized)
 #   make test-valgrind the Test::Nginx specs with nginx under memcheck
 #   make test-hup      the Test::Nginx specs, reloading with HUP between blocks
 #   make test-faults   the fault tests under wrk load (t/3x-*.t)
