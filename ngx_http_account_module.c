@@ -26,6 +26,7 @@ typedef struct {
     /* per worker, after init_process */
     MDB_env                   *env;
     MDB_txn                   *txn;         /* reset between requests */
+    MDB_cursor                *cursor;      /* the health probe's */
     MDB_dbi                    dbi;
     dev_t                      dev;
     ino_t                      ino;
@@ -51,6 +52,7 @@ static ngx_int_t ngx_http_account_parse_id(ngx_http_request_t *r,
     u_char *id, size_t *len, account_id_rc_e *reason);
 static ngx_int_t ngx_http_account_read(ngx_http_request_t *r,
     ngx_http_account_db_t *db, MDB_val *key, ngx_str_t *doc);
+static int ngx_http_account_probe(ngx_http_account_db_t *db);
 static ngx_int_t ngx_http_account_begin(ngx_http_request_t *r,
     ngx_http_account_db_t *db, ngx_uint_t force_check);
 static ngx_int_t ngx_http_account_send(ngx_http_request_t *r,
@@ -66,6 +68,8 @@ static ngx_int_t ngx_http_account_db_open(ngx_http_account_db_t *db,
 static void ngx_http_account_db_close(ngx_http_account_db_t *db);
 static void ngx_http_account_db_check(ngx_http_account_db_t *db,
     ngx_log_t *log);
+static ngx_uint_t ngx_http_account_db_short(ngx_http_account_db_t *db,
+    ngx_file_info_t *fi);
 static void ngx_http_account_db_check_user(ngx_http_account_db_t *db,
     ngx_cycle_t *cycle);
 
@@ -273,14 +277,13 @@ ngx_http_account_read(ngx_http_request_t *r, ngx_http_account_db_t *db,
     }
 
     if (key == NULL) {
-        mdb_txn_reset(db->txn);
-        ngx_http_account_fault_armed = 0;
-        return NGX_OK;
+        rc = ngx_http_account_probe(db);
+
+    } else {
+        rc = mdb_get(db->txn, db->dbi, key, &val);
     }
 
-    rc = mdb_get(db->txn, db->dbi, key, &val);
-
-    if (rc == MDB_SUCCESS) {
+    if (rc == MDB_SUCCESS && key) {
         doc->len = val.mv_size;
         doc->data = NULL;
 
@@ -316,6 +319,42 @@ ngx_http_account_read(ngx_http_request_t *r, ngx_http_account_db_t *db,
     db->error = rc;
 
     return NGX_ERROR;
+}
+
+
+/*
+ * For the health check: walk to the first and the last account, so that the
+ * root, the edges of the tree and their leaves are read.
+ */
+
+static int
+ngx_http_account_probe(ngx_http_account_db_t *db)
+{
+    int      rc;
+    MDB_val  key, val;
+
+    /* one cursor for the life of the environment, renewed for each probe */
+
+    if (db->cursor == NULL) {
+        rc = mdb_cursor_open(db->txn, db->dbi, &db->cursor);
+
+    } else {
+        rc = mdb_cursor_renew(db->txn, db->cursor);
+    }
+
+    if (rc != MDB_SUCCESS) {
+        return rc;
+    }
+
+    rc = mdb_cursor_get(db->cursor, &key, &val, MDB_FIRST);
+
+    if (rc == MDB_SUCCESS) {
+        rc = mdb_cursor_get(db->cursor, &key, &val, MDB_LAST);
+    }
+
+    /* an empty database is a healthy one */
+
+    return rc == MDB_NOTFOUND ? MDB_SUCCESS : rc;
 }
 
 
@@ -560,6 +599,16 @@ ngx_http_account_db_open(ngx_http_account_db_t *db, ngx_log_t *log)
     if (ngx_file_info(db->path.data, &fi) != NGX_FILE_ERROR) {
         db->dev = fi.st_dev;
         db->ino = fi.st_ino;
+
+        if (ngx_http_account_db_short(db, &fi)) {
+            ngx_log_error(NGX_LOG_ERR, log, 0,
+                          "account_db \"%V\" ends before its last page "
+                          "(%O bytes): a damaged or truncated copy",
+                          &db->path, fi.st_size);
+            ngx_http_account_db_close(db);
+            db->error = MDB_INVALID;
+            return NGX_ERROR;
+        }
     }
 
     db->error = 0;
@@ -571,6 +620,11 @@ ngx_http_account_db_open(ngx_http_account_db_t *db, ngx_log_t *log)
 static void
 ngx_http_account_db_close(ngx_http_account_db_t *db)
 {
+    if (db->cursor) {
+        mdb_cursor_close(db->cursor);
+        db->cursor = NULL;
+    }
+
     if (db->txn) {
         mdb_txn_abort(db->txn);
         db->txn = NULL;
@@ -594,8 +648,6 @@ static void
 ngx_http_account_db_check(ngx_http_account_db_t *db, ngx_log_t *log)
 {
     int              rc;
-    MDB_stat         st;
-    MDB_envinfo      info;
     ngx_file_info_t  fi;
 
     if (db->env == NULL) {
@@ -623,12 +675,7 @@ ngx_http_account_db_check(ngx_http_account_db_t *db, ngx_log_t *log)
         return;
     }
 
-    /* the pages of the newest data past the end of the file: cut short */
-
-    if (mdb_env_info(db->env, &info) == MDB_SUCCESS
-        && mdb_env_stat(db->env, &st) == MDB_SUCCESS
-        && fi.st_size < (off_t) ((info.me_last_pgno + 1) * st.ms_psize))
-    {
+    if (ngx_http_account_db_short(db, &fi)) {
         rc = MDB_INVALID;
         ngx_log_error(NGX_LOG_ERR, log, 0,
                       "account_db \"%V\" was truncated to %O bytes",
@@ -642,6 +689,24 @@ close:
 
     ngx_http_account_db_close(db);
     db->error = rc;
+}
+
+
+/* does the newest data have pages past the end of the file? */
+
+static ngx_uint_t
+ngx_http_account_db_short(ngx_http_account_db_t *db, ngx_file_info_t *fi)
+{
+    MDB_stat     st;
+    MDB_envinfo  info;
+
+    if (mdb_env_info(db->env, &info) != MDB_SUCCESS
+        || mdb_env_stat(db->env, &st) != MDB_SUCCESS)
+    {
+        return 0;
+    }
+
+    return fi->st_size < (off_t) ((info.me_last_pgno + 1) * st.ms_psize);
 }
 
 
