@@ -43,6 +43,7 @@ our $ServerConfig = <<'_EOC_';
     error_page 400 494 /.errors/400;
     error_page 413 /.errors/413;
     error_page 414 /.errors/414;
+    error_page 405 /.errors/405;
 
     location = /.errors/400 {
         internal;
@@ -57,6 +58,13 @@ our $ServerConfig = <<'_EOC_';
     location = /.errors/414 {
         internal;
         return 414 '{"error":"URI too long"}';
+    }
+
+    location = /.errors/405 {
+        internal;
+        add_header Allow "GET, HEAD" always;
+        add_header X-Content-Type-Options nosniff always;
+        return 405 '{"error":"method not allowed","allow":"GET, HEAD"}';
     }
 _EOC_
 
@@ -454,16 +462,16 @@ exited on signal
 
 
 
-=== TEST 38: TRACE is refused with a 405 in JSON
---- todo
-2: nginx refuses TRACE itself, and nginx.conf has no error_page for 405
+=== TEST 38: TRACE, which nginx refuses itself, is a 405 in JSON with Allow
 --- request
 TRACE /accounts/10000
 --- error_code: 405
 --- response_headers
 Content-Type: application/json
---- response_body_like chomp
-^\{"error":"[a-z ]+"\}$
+Allow: GET, HEAD
+X-Content-Type-Options: nosniff
+--- response_body chomp
+{"error":"method not allowed","allow":"GET, HEAD"}
 
 
 

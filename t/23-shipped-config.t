@@ -81,14 +81,14 @@ for my $path ('/accounts/10000', '/health') {
     is(get('HEAD', $path)->{status}, 200, "HEAD $path: 200");
 }
 
+# nginx refuses TRACE itself, before any handler
 my $trace = get('TRACE', '/accounts/10000');
 is($trace->{status}, 405, 'TRACE: 405');
-TODO: {
-    local $TODO = 'nginx refuses TRACE itself; nginx.conf has no '
-                . 'error_page for 405';
-    is($trace->{headers}{'content-type'}, 'application/json',
-       'TRACE: Content-Type: application/json');
-}
+is($trace->{headers}{'content-type'}, 'application/json',
+   'TRACE: Content-Type: application/json');
+is($trace->{headers}{allow}, 'GET, HEAD', 'TRACE: Allow: GET, HEAD');
+is($trace->{headers}{'x-content-type-options'}, 'nosniff', 'TRACE: nosniff');
+is($trace->{headers}{server}, 'nginx', 'TRACE: Server names no version');
 
 is_deeply([crash_lines($n)], [], 'no crash, alert or critical line logged');
 
