@@ -18,6 +18,24 @@
 #include "account_store.h"
 #include "account_line.h"
 
+/* under AddressSanitizer, the free part of the arena is poisoned */
+#if defined(__SANITIZE_ADDRESS__)
+#define SEED_ASAN  1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SEED_ASAN  1
+#endif
+#endif
+
+#ifdef SEED_ASAN
+#include <sanitizer/asan_interface.h>
+#define seed_arena_poison(p, n)    ASAN_POISON_MEMORY_REGION(p, n)
+#define seed_arena_unpoison(p, n)  ASAN_UNPOISON_MEMORY_REGION(p, n)
+#else
+#define seed_arena_poison(p, n)
+#define seed_arena_unpoison(p, n)
+#endif
+
 
 /* what one generated account costs in the map, keys, values and pages */
 #define SEED_ACCOUNT_BYTES  64
@@ -129,18 +147,28 @@ seed_progress(seed_t *s, int last)
 static void *
 seed_arena_alloc(size_t size)
 {
-    void  *p;
+    void    *p;
+    size_t   rounded;
 
-    size = (size + 15) & ~(size_t) 15;
+    rounded = (size + 15) & ~(size_t) 15;
 
-    if (size > sizeof(seed_arena) - seed_arena_used) {
+    if (rounded > sizeof(seed_arena) - seed_arena_used) {
         return malloc(size);
     }
 
     p = seed_arena + seed_arena_used;
-    seed_arena_used += size;
+    seed_arena_used += rounded;
+    seed_arena_unpoison(p, size);
 
     return p;
+}
+
+
+static void
+seed_arena_reset(void)
+{
+    seed_arena_used = 0;
+    seed_arena_poison(seed_arena, sizeof(seed_arena));
 }
 
 
@@ -371,7 +399,7 @@ seed_import(seed_t *s, FILE *in, const char *file)
     while ((len = getline(&line, &cap, in)) != -1) {
         lineno++;
         p = line;
-        seed_arena_used = 0;
+        seed_arena_reset();
 
         if (len > 0 && p[len - 1] == '\n') {
             len--;
@@ -413,6 +441,7 @@ seed_import(seed_t *s, FILE *in, const char *file)
     }
 
     json_set_alloc_funcs(malloc, free);
+    seed_arena_reset();
 
     if (rc == MDB_SUCCESS && ferror(in)) {
         fprintf(stderr, "%s: %s: read error: %s\n", progname, file,
