@@ -54,6 +54,18 @@ typedef struct {
 } seed_options_t;
 
 
+/* an account of an import: its key and then its value, in seed_t.chunk */
+typedef struct {
+    size_t          off;
+    uint32_t        key_len;
+    uint32_t        val_len;
+} seed_rec_t;
+
+
+/* how many accounts an import sorts at a time */
+#define SEED_CHUNK_RECS     (1024 * 1024)
+
+
 typedef struct {
     MDB_txn        *txn;
     MDB_dbi         dbi;
@@ -63,6 +75,13 @@ typedef struct {
     struct timespec shown;
     char           *buf;             /* rendered values */
     size_t          buf_size;
+
+    /* an import's accounts, rendered, until they are sorted and stored */
+    char           *chunk;
+    size_t          chunk_len;
+    size_t          chunk_size;
+    seed_rec_t     *recs;
+    size_t          nrecs;
 } seed_t;
 
 
@@ -184,24 +203,18 @@ seed_arena_free(void *p)
 }
 
 
-/* renders the document with jansson and stores it under id */
+/* renders the document with jansson into s->buf; returns its length or 0 */
 
-static int
-seed_put(seed_t *s, json_t *doc, const char *id, size_t id_len)
+static size_t
+seed_render(seed_t *s, json_t *doc)
 {
-    int      rc;
-    size_t   len;
-    MDB_val  key, val;
+    size_t  len;
 
     for ( ;; ) {
         len = json_dumpb(doc, s->buf, s->buf_size, JSON_COMPACT);
 
-        if (len == 0) {
-            return ENOMEM;
-        }
-
-        if (len <= s->buf_size) {
-            break;
+        if (len == 0 || len <= s->buf_size) {
+            return len;
         }
 
         free(s->buf);
@@ -210,13 +223,22 @@ seed_put(seed_t *s, json_t *doc, const char *id, size_t id_len)
 
         if (s->buf == NULL) {
             s->buf_size = 0;
-            return ENOMEM;
+            return 0;
         }
     }
+}
+
+
+static int
+seed_store(seed_t *s, const char *id, size_t id_len, const char *doc,
+    size_t len)
+{
+    int      rc;
+    MDB_val  key, val;
 
     key.mv_data = (void *) id;
     key.mv_size = id_len;
-    val.mv_data = s->buf;
+    val.mv_data = (void *) doc;
     val.mv_size = len;
 
     /*
@@ -235,6 +257,127 @@ seed_put(seed_t *s, json_t *doc, const char *id, size_t id_len)
         s->done++;
         seed_progress(s, 0);
     }
+
+    return rc;
+}
+
+
+/* renders the document with jansson and stores it under id */
+
+static int
+seed_put(seed_t *s, json_t *doc, const char *id, size_t id_len)
+{
+    size_t  len;
+
+    len = seed_render(s, doc);
+    if (len == 0) {
+        return ENOMEM;
+    }
+
+    return seed_store(s, id, id_len, s->buf, len);
+}
+
+
+/*
+ * An import keeps its accounts, rendered, and stores them a chunk at a time
+ * in key order: as fast as a sorted input, whatever the order of the file.
+ * Equal keys keep the order of the file, so the last line wins.
+ */
+
+static int
+seed_stash(seed_t *s, json_t *doc, const unsigned char *id, size_t id_len)
+{
+    char        *p;
+    size_t       len, size;
+    seed_rec_t  *r;
+
+    len = seed_render(s, doc);
+    if (len == 0) {
+        return ENOMEM;
+    }
+
+    if (s->recs == NULL) {
+        s->recs = malloc(SEED_CHUNK_RECS * sizeof(seed_rec_t));
+        if (s->recs == NULL) {
+            return ENOMEM;
+        }
+    }
+
+    if (s->chunk_size - s->chunk_len < id_len + len) {
+        size = 2 * (s->chunk_size + id_len + len);
+        p = realloc(s->chunk, size);
+        if (p == NULL) {
+            return ENOMEM;
+        }
+
+        s->chunk = p;
+        s->chunk_size = size;
+    }
+
+    r = &s->recs[s->nrecs++];
+    r->off = s->chunk_len;
+    r->key_len = (uint32_t) id_len;
+    r->val_len = (uint32_t) len;
+
+    memcpy(s->chunk + s->chunk_len, id, id_len);
+    memcpy(s->chunk + s->chunk_len + id_len, s->buf, len);
+    s->chunk_len += id_len + len;
+
+    return MDB_SUCCESS;
+}
+
+
+static const char  *seed_sort_chunk;
+
+
+/* LMDB's order of keys (bytes, then length), then the order of the file */
+
+static int
+seed_rec_cmp(const void *one, const void *two)
+{
+    int                a;
+    size_t             n;
+    const seed_rec_t  *r1, *r2;
+
+    r1 = one;
+    r2 = two;
+    n = r1->key_len < r2->key_len ? r1->key_len : r2->key_len;
+
+    a = memcmp(seed_sort_chunk + r1->off, seed_sort_chunk + r2->off, n);
+
+    if (a == 0) {
+        a = (r1->key_len > r2->key_len) - (r1->key_len < r2->key_len);
+    }
+
+    if (a == 0) {
+        a = (r1->off > r2->off) - (r1->off < r2->off);
+    }
+
+    return a;
+}
+
+
+static int
+seed_flush(seed_t *s)
+{
+    int          rc;
+    size_t       i;
+    const char  *p;
+    seed_rec_t  *r;
+
+    seed_sort_chunk = s->chunk;
+    qsort(s->recs, s->nrecs, sizeof(seed_rec_t), seed_rec_cmp);
+
+    rc = MDB_SUCCESS;
+
+    for (i = 0; i < s->nrecs && rc == MDB_SUCCESS; i++) {
+        r = &s->recs[i];
+        p = s->chunk + r->off;
+        rc = seed_store(s, p, r->key_len, p + r->key_len, r->val_len);
+    }
+
+    s->nrecs = 0;
+    s->chunk_len = 0;
 
     return rc;
 }
@@ -432,12 +575,20 @@ seed_import(seed_t *s, FILE *in, const char *file)
             break;
         }
 
-        rc = seed_put(s, doc, (const char *) id, id_len);
+        rc = seed_stash(s, doc, id, id_len);
         json_decref(doc);
+
+        if (rc == MDB_SUCCESS && s->nrecs == SEED_CHUNK_RECS) {
+            rc = seed_flush(s);
+        }
 
         if (rc != MDB_SUCCESS) {
             break;
         }
+    }
+
+    if (rc == MDB_SUCCESS && s->nrecs > 0) {
+        rc = seed_flush(s);
     }
 
     json_set_alloc_funcs(malloc, free);
@@ -454,6 +605,13 @@ seed_import(seed_t *s, FILE *in, const char *file)
     }
 
     free(line);
+    free(s->chunk);
+    free(s->recs);
+    s->chunk = NULL;
+    s->recs = NULL;
+    s->chunk_len = 0;
+    s->chunk_size = 0;
+    s->nrecs = 0;
 
     return rc;
 }

@@ -94,6 +94,18 @@ is($kv->{'g.2'}, '{"name":"Grace \\"Amazing\\" Hopper","id":"g.2"}',
 is($kv->{'u_3'}, qq({"id":"u_3","name":"caf\xc3\xa9 \xe2\x98\x83"}),
    'unicode escapes are stored as UTF-8');
 
+my $unsorted = write_file('unsorted.jsonl', join '', map { qq({"id":"$_->[0]","name":"$_->[1]"}\n) }
+    ['zz', 'last'], ['100000', 'six'], ['99999', 'five'], ['aa', 'first'],
+    ['100000', 'six again']);
+($st) = run_seed('--db', "$tmp/unsorted.mdb", '--from', $unsorted);
+is($st, 0, 'an import in no particular order succeeds');
+is_deeply(dump_db("$tmp/unsorted.mdb"), {
+    zz => '{"id":"zz","name":"last"}',
+    100000 => '{"id":"100000","name":"six again"}',
+    99999 => '{"id":"99999","name":"five"}',
+    aa => '{"id":"aa","name":"first"}',
+}, 'every account is stored, and of two equal ids the later line wins');
+
 my %before = %{ dump_db($db) };
 my $bad = write_file('bad.jsonl', <<'_EOF_');
 {"id":"new-1","name":"One"}
