@@ -145,7 +145,8 @@ ngx_module_t  ngx_http_account_module = {
 
 
 static ngx_str_t  ngx_http_account_json_type = ngx_string("application/json");
-static ngx_str_t  ngx_http_account_health_up = ngx_string("{\"status\":\"UP\"}");
+static ngx_str_t  ngx_http_account_health_up =
+    ngx_string("{\"status\":\"UP\"}");
 
 /* where a fault inside a database read returns to */
 static sigjmp_buf                     ngx_http_account_fault_env;
@@ -155,6 +156,7 @@ static volatile sig_atomic_t          ngx_http_account_fault_armed;
 static ngx_int_t
 ngx_http_account_lookup_handler(ngx_http_request_t *r)
 {
+    u_char                       *why;
     size_t                        len;
     MDB_val                       key;
     ngx_int_t                     rc;
@@ -174,10 +176,11 @@ ngx_http_account_lookup_handler(ngx_http_request_t *r)
     }
 
     if (ngx_http_account_parse_id(r, id, &len, &reason) != NGX_OK) {
+        why = (u_char *) account_id_strerror(reason);
+
         return ngx_http_account_send_error(r, NGX_HTTP_BAD_REQUEST,
                                            "invalid account id", "reason",
-                                           (u_char *) account_id_strerror(reason),
-                                           ngx_strlen(account_id_strerror(reason)));
+                                           why, ngx_strlen(why));
     }
 
     alcf = ngx_http_get_module_loc_conf(r, ngx_http_account_module);
@@ -239,7 +242,8 @@ ngx_http_account_health_handler(ngx_http_request_t *r)
 
 /*
  * Copies the document stored under key into the request pool (only its
- * length for HEAD); with no key, only checks that the database can be read.
+ * length for HEAD); with no key, checks that the database can be read (see
+ * ngx_http_account_probe()).
  * Returns NGX_OK, NGX_DECLINED for an unknown id, or NGX_ERROR when the
  * database cannot be read.
  *

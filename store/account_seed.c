@@ -194,8 +194,11 @@ seed_arena_reset(void)
 static void
 seed_arena_free(void *p)
 {
-    if ((char *) p >= seed_arena && (char *) p < seed_arena + sizeof(seed_arena))
-    {
+    char  *c;
+
+    c = p;
+
+    if (c >= seed_arena && c < seed_arena + sizeof(seed_arena)) {
         return;
     }
 
