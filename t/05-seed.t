@@ -4,41 +4,13 @@ use strict;
 use warnings;
 
 use lib 't/lib';
-use AccountTest;
+use AccountTest qw(run_seed dump_db);
 use File::Temp qw(tempdir);
 use Test::More;
 
 my $seed = AccountTest::seed_tool();
 my $tmp = tempdir(CLEANUP => 1);
 
-# runs account-seed, returns (exit status, stdout, stderr)
-sub run_seed {
-    my $cmd = join ' ', map { quotemeta } $seed, @_;
-    my $out = `$cmd 2>$tmp/stderr`;
-    my $status = $? >> 8;
-    open my $fh, '<', "$tmp/stderr" or die $!;
-    local $/;
-    my $err = <$fh>;
-    return ($status, $out, $err);
-}
-
-# the database's contents as { id => document }
-sub dump_db {
-    my ($db) = @_;
-    my %kv;
-    my @lines = `mdb_dump -p -n $db`;
-    $? == 0 or die "mdb_dump $db failed\n";
-    @lines = grep { /^ / } @lines;
-    while (my ($k, $v) = splice @lines, 0, 2) {
-        for ($k, $v) {
-            s/^ //;
-            chomp;
-            s/\\(\\|[0-9a-f]{2})/$1 eq '\\' ? '\\' : chr(hex $1)/ge;
-        }
-        $kv{$k} = $v;
-    }
-    return \%kv;
-}
 
 sub write_file {
     my ($name, $text) = @_;

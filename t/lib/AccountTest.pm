@@ -11,7 +11,7 @@ use File::Basename qw(dirname);
 use File::Temp qw(tempdir);
 
 use Exporter 'import';
-our @EXPORT_OK = qw(seed new_db seed_tool);
+our @EXPORT_OK = qw(seed new_db seed_tool run_seed dump_db);
 
 our $Root = abs_path(dirname(__FILE__) . '/../..');
 our $Build = $ENV{ACCOUNT_BUILD} || "$Root/build";
@@ -29,6 +29,37 @@ sub seed {
     my ($db, @args) = @_;
     system(seed_tool(), '--quiet', '--db', $db, @args) == 0
         or die "account-seed --db $db @args failed: $?\n";
+}
+
+# run_seed(ARGS): runs account-seed, returns (exit status, stdout, stderr);
+# a signal is 128 + its number, as in a shell
+sub run_seed {
+    my $cmd = join ' ', map { quotemeta } seed_tool(), @_;
+    my $out = `$cmd 2>$tmp/stderr`;
+    my $status = $? >> 8;
+    $status = 128 + ($? & 127) if $? & 127;
+    open my $fh, '<', "$tmp/stderr" or die $!;
+    local $/;
+    my $err = <$fh>;
+    return ($status, $out, $err);
+}
+
+# the contents of the database at the path, as { id => document }
+sub dump_db {
+    my ($db) = @_;
+    my %kv;
+    my @lines = `mdb_dump -p -n $db`;
+    $? == 0 or die "mdb_dump $db failed\n";
+    @lines = grep { /^ / } @lines;
+    while (my ($k, $v) = splice @lines, 0, 2) {
+        for ($k, $v) {
+            s/^ //;
+            chomp;
+            s/\\(\\|[0-9a-f]{2})/$1 eq '\\' ? '\\' : chr(hex $1)/ge;
+        }
+        $kv{$k} = $v;
+    }
+    return \%kv;
 }
 
 # a fresh database seeded with the given account-seed arguments
