@@ -14,8 +14,7 @@ use IO::Socket::INET;
 use Test::More;
 use Time::HiRes qw(sleep time);
 
-our @EXPORT = qw($REPO docker_or_skip sh sh_ok http free_port wait_until
-                 served_by_todo);
+our @EXPORT = qw($REPO docker_or_skip sh sh_ok http free_port wait_until);
 
 our $REPO = abs_path(dirname(__FILE__) . '/../..');
 
@@ -91,17 +90,6 @@ sub wait_until {
         return undef if time >= $deadline;
         sleep($step // 0.5);
     }
-}
-
-# X-Served-By comes from nginx.conf's server block; until it has the line,
-# the checks of the header are TODO
-sub served_by_todo {
-    open my $fh, '<', "$REPO/nginx.conf" or return 'no nginx.conf';
-    local $/;
-    my $conf = <$fh>;
-    return $conf =~ /^\s*add_header\s+X-Served-By\s+\$hostname\s+always;/m
-        ? undef
-        : 'nginx.conf has no "add_header X-Served-By $hostname always;"';
 }
 
 1;
