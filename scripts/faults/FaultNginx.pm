@@ -20,20 +20,14 @@ our @EXPORT = qw(start_nginx stop_nginx nginx_signal nginx_pid wrk_start
                  wrk_wait wrk_run probe wait_for crash_lines error_lines error_log
                  seed_tool seed run_bg run_as);
 
-our $Root = abs_path(dirname(__FILE__) . '/../..');
-our $Build = $ENV{ACCOUNT_BUILD} || "$Root/build";
+use lib dirname(abs_path(__FILE__)) . '/../../t/lib';
+use AccountTest qw(seed seed_tool);
+
+our $Root = $AccountTest::Root;
+our $Build = $AccountTest::Build;
 our $Nginx = $ENV{TEST_NGINX_BINARY} || '/usr/sbin/nginx';
 
 my @started;                    # what to stop when the test exits
-
-sub seed_tool { "$Build/account-seed" }
-
-# seed($db, @args): account-seed --quiet, dies on failure
-sub seed {
-    my ($db, @args) = @_;
-    system(seed_tool(), '--quiet', '--db', $db, @args) == 0
-        or die "account-seed --db $db @args failed: $?\n";
-}
 
 # run_bg(@cmd): fork and exec, returns the pid
 sub run_bg {
