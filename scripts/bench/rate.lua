@@ -21,18 +21,17 @@ local function now_ms()
     return tonumber(ts.tv_sec) * 1000 + tonumber(ts.tv_nsec) / 1e6
 end
 
-local start, count, interval, due
-local prefix, suffix
+-- the requests and the RESULT line are random.lua's; its init() takes the
+-- seed third
+dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./")
+       .. "random.lua")
+
+local random_init = init
+local interval, due
 
 function init(args)
-    start = tonumber(args[1]) or 10000
-    count = tonumber(args[2]) or 100
     interval = 1000 / (tonumber(args[3]) or 1000)
-    math.randomseed(tonumber(args[4]) or 1)
-
-    prefix = "GET /accounts/"
-    suffix = " HTTP/1.1\r\nHost: " .. wrk.host .. ":" .. wrk.port
-             .. "\r\n\r\n"
+    random_init({ args[1], args[2], args[4] })
 end
 
 -- milliseconds until the next free slot of the schedule (wrk rounds down)
@@ -47,21 +46,4 @@ function delay()
     due = due + interval
 
     return math.max(0, due - now)
-end
-
-function request()
-    return prefix .. (start + math.random(0, count - 1)) .. suffix
-end
-
-function done(summary, latency, requests)
-    local e = summary.errors
-    local seconds = summary.duration / 1e6
-
-    io.write(string.format(
-        "RESULT requests=%d seconds=%.3f rps=%.1f p50_us=%d p99_us=%d "
-        .. "p999_us=%d errors=%d non2xx=%d\n",
-        summary.requests, seconds, summary.requests / seconds,
-        latency:percentile(50), latency:percentile(99),
-        latency:percentile(99.9),
-        e.connect + e.read + e.write + e.timeout, e.status))
 end
