@@ -63,7 +63,11 @@ static ngx_int_t ngx_http_account_send_error(ngx_http_request_t *r,
 static ngx_int_t ngx_http_account_not_allowed(ngx_http_request_t *r);
 
 static void ngx_http_account_fault_handler(int signo);
+static void ngx_http_account_faulted(ngx_http_account_db_t *db,
+    ngx_log_t *log, const char *what);
 static ngx_int_t ngx_http_account_db_open(ngx_http_account_db_t *db,
+    ngx_log_t *log);
+static ngx_int_t ngx_http_account_db_open_guarded(ngx_http_account_db_t *db,
     ngx_log_t *log);
 static void ngx_http_account_db_close(ngx_http_account_db_t *db);
 static void ngx_http_account_db_check(ngx_http_account_db_t *db,
@@ -261,15 +265,7 @@ ngx_http_account_read(ngx_http_request_t *r, ngx_http_account_db_t *db,
     MDB_val  val;
 
     if (sigsetjmp(ngx_http_account_fault_env, 0) != 0) {
-        ngx_http_account_fault_armed = 0;
-
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "account_db \"%V\" faulted while being read: the file "
-                      "was changed in place; closing it", &db->path);
-
-        ngx_http_account_db_close(db);
-        db->error = MDB_CORRUPTED;
-
+        ngx_http_account_faulted(db, r->connection->log, "read");
         return NGX_ERROR;
     }
 
@@ -556,6 +552,47 @@ ngx_http_account_fault_handler(int signo)
     sa.sa_handler = SIG_DFL;
     sigemptyset(&sa.sa_mask);
     (void) sigaction(signo, &sa, NULL);
+}
+
+
+/* after a fault was caught: the mapping cannot be trusted, let it go */
+
+static void
+ngx_http_account_faulted(ngx_http_account_db_t *db, ngx_log_t *log,
+    const char *what)
+{
+    ngx_http_account_fault_armed = 0;
+
+    ngx_log_error(NGX_LOG_ERR, log, 0,
+                  "account_db \"%V\" faulted while being %s: the file "
+                  "was changed in place; closing it", &db->path, what);
+
+    ngx_http_account_db_close(db);
+    db->error = MDB_CORRUPTED;
+}
+
+
+/*
+ * Opening reads the meta pages through the map: a file cut short at that
+ * moment faults there too.  The once-a-second check opens inside
+ * ngx_http_account_read()'s guard; init_process opens through this one.
+ */
+
+static ngx_int_t
+ngx_http_account_db_open_guarded(ngx_http_account_db_t *db, ngx_log_t *log)
+{
+    ngx_int_t  rc;
+
+    if (sigsetjmp(ngx_http_account_fault_env, 0) != 0) {
+        ngx_http_account_faulted(db, log, "opened");
+        return NGX_ERROR;
+    }
+
+    ngx_http_account_fault_armed = 1;
+    rc = ngx_http_account_db_open(db, log);
+    ngx_http_account_fault_armed = 0;
+
+    return rc;
 }
 
 
@@ -1033,7 +1070,7 @@ ngx_http_account_init_process(ngx_cycle_t *cycle)
 
         /* a worker that failed here would not be respawned: serve 503s */
 
-        (void) ngx_http_account_db_open(dbp[i], cycle->log);
+        (void) ngx_http_account_db_open_guarded(dbp[i], cycle->log);
         dbp[i]->check = ngx_current_msec + NGX_HTTP_ACCOUNT_CHECK_INTERVAL;
     }
 

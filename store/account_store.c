@@ -145,10 +145,23 @@ account_store_open_reader(const char *path, unsigned int flags,
         return EINVAL;
     }
 
+    /* LMDB would take an empty file for a new one and fail to write it */
+    if (st.st_size == 0) {
+        return MDB_INVALID;
+    }
+
     rc = mdb_env_create(&env);
     if (rc != MDB_SUCCESS) {
         return rc;
     }
+
+    /*
+     * The caller holds the environment from here on: should a read of the
+     * map below fault (a file cut short under it) and the caller's fault
+     * guard jump out, closing what *envp holds gives back the reader slot
+     * (only the small transaction handle is lost).
+     */
+    *envp = env;
 
     rc = mdb_env_set_maxreaders(env, ACCOUNT_STORE_MAX_READERS);
     if (rc != MDB_SUCCESS) {
@@ -173,13 +186,12 @@ account_store_open_reader(const char *path, unsigned int flags,
         goto failed;
     }
 
-    *envp = env;
-
     return MDB_SUCCESS;
 
 failed:
 
     mdb_env_close(env);
+    *envp = NULL;
 
     return rc;
 }

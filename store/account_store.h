@@ -67,7 +67,8 @@ const char *account_id_strerror(account_id_rc_e rc);
 /*
  * Opens the environment at path read-only (flags may add MDB_NOLOCK) and the
  * accounts database in it.  On error *envp is NULL and the LMDB or errno code
- * is returned.
+ * is returned.  *envp is set as soon as the environment exists, so that a
+ * caller whose fault guard jumps out of a read of the map can close it.
  */
 int account_store_open_reader(const char *path, unsigned int flags,
     MDB_env **envp, MDB_dbi *dbi);

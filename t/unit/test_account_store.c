@@ -218,6 +218,16 @@ test_open(void)
     ok(account_store_open_reader(dir, 0, &env, &dbi) == EINVAL,
        "a directory is refused");
 
+    snprintf(path, sizeof(path), "%s/empty", dir);
+    f = fopen(path, "w");
+    if (f) {
+        fclose(f);
+    }
+
+    rc = account_store_open_reader(path, 0, &env, &dbi);
+    ok(rc == MDB_INVALID && env == NULL,
+       "an empty file is refused as not LMDB, with no environment left");
+
     snprintf(path, sizeof(path), "rm -rf '%s'", dir);
     if (system(path) != 0) {
         ok(0, "cleanup");
