@@ -29,7 +29,8 @@ SEED        := $(BUILD)/account-seed
 UNIT        := $(BUILD)/test_account_store
 STORE_SRCS  := store/account_store.c store/account_store.h
 
-.PHONY: all deps test-deps run test bench bench-publish image deploy \
+.PHONY: all deps test-deps run test bench bench-publish bench-instructions \
+        bench-seeding image deploy \
         test-docker clean
 
 all: deps $(MODULE) $(SEED) $(UNIT)
@@ -97,6 +98,15 @@ bench: all
 bench-publish: all
 	@scripts/deps.sh bench
 	BUILD=$(abspath $(BUILD)) NGINX=$(NGINX) scripts/bench.sh --publish
+
+# quick parts of it: instructions per request (seconds), the seeder (a minute)
+bench-instructions: all
+	@scripts/deps.sh bench
+	BUILD=$(abspath $(BUILD)) NGINX=$(NGINX) scripts/bench.sh --instructions
+
+bench-seeding: all
+	@scripts/deps.sh bench
+	BUILD=$(abspath $(BUILD)) NGINX=$(NGINX) scripts/bench.sh --seeding
 
 image:
 	scripts/build-image.sh
