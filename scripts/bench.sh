@@ -7,7 +7,7 @@
 #                                docs/bench-concurrency.png from this run
 #   scripts/bench.sh --smoke     a few seconds: every variant answers right
 #   scripts/bench.sh --instructions
-#                                about a minute: callgrind's instructions per
+#                                seconds: callgrind's instructions per
 #                                request only, ceiling, floor and module at
 #                                SMALL accounts (and at LARGE when its
 #                                database is cached); track it on every change
@@ -67,6 +67,7 @@ KNOBS=$(for v in DURATION RUNS WARMUP CONNS SMALL LARGE STATIC_LARGE SWEEP \
 
 DURATION=${DURATION:-10}
 RUNS=${RUNS:-3}
+[ "$RUNS" -ge 1 ] 2>/dev/null || { echo "$0: RUNS must be 1 or more" >&2; exit 64; }
 WARMUP=${WARMUP:-3}
 CONNS=${CONNS:-50}
 SMALL=${SMALL:-100}
@@ -593,7 +594,8 @@ callgrind() {
 
 # timed KIND COUNT DB COMMAND...: RUNS timed runs of COMMAND, each into a
 # new DB after a sync (so that no run pays for the last one's writeback);
-# the median run goes into the seeding table
+# the median run (the lower middle one for an even RUNS) goes into the
+# seeding table
 timed() {
     local kind=$1 count=$2 db=$3 i t0 t1
     shift 3
@@ -899,7 +901,8 @@ $(table "$LARGE" "ceiling-$LARGE" "static-$STATIC_LARGE" "lua-$LARGE" \
 
 The module runs here at $SMALL, $STATIC_LARGE and $LARGE accounts, taking turns
 in the same runs, so that the cost of a larger database is read within one
-section; the machine's speed drifts between sections.
+section; the machine's speed drifts between sections, and from one run to
+the next (see each run's figures in the script's output).
 
 wrk 1 thread, $CONNS connections, $RUNS alternated runs of ${DURATION} s after
 ${WARMUP} s of warm-up, medians; "× ceiling" against the ceiling's median of
@@ -1123,6 +1126,7 @@ done
 PHASE=$LARGE
 # the module at SMALL once more, taking turns with the module at LARGE in
 # the same runs: their ratio is then free of the drift between sections
+# (not of the noise between runs)
 big="ceiling-$LARGE static-$STATIC_LARGE lua-$LARGE module-$SMALL
      module-$STATIC_LARGE module-$LARGE"
 i=0

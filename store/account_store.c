@@ -158,8 +158,9 @@ account_store_open_reader(const char *path, unsigned int flags,
     /*
      * The caller holds the environment from here on: should a read of the
      * map below fault (a file cut short under it) and the caller's fault
-     * guard jump out, closing what *envp holds gives back the reader slot
-     * (only the small transaction handle is lost).
+     * guard jump out, closing what *envp holds gives back the descriptors,
+     * the mapping, the locks and the reader slot (a few small allocations
+     * are lost: the transaction handle, the lock file's name).
      */
     *envp = env;
 

@@ -59,7 +59,7 @@ sub run_as {
 
 # start_nginx(port => P, db => PATH, [db_params => 'lock=off',
 #             worker_connections => N, extra_http => TEXT,
-#             worker_user => NAME]): returns a handle
+#             worker_user => NAME, workers => N (2)]): returns a handle
 sub start_nginx {
     my (%o) = @_;
     my $dir = tempdir('fault-nginx-XXXXXX', TMPDIR => 1,
@@ -80,7 +80,8 @@ sub start_nginx {
         [qr/^load_module .*$/m,
          sub { "load_module $Build/ngx_http_account_module.so;" }],
         [qr/^user .*$/m, sub { $user ? "user $user;" : '' }],
-        [qr/^worker_processes .*$/m, sub { 'worker_processes 2;' }],
+        [qr/^worker_processes .*$/m,
+         sub { 'worker_processes ' . ($o{workers} || 2) . ';' }],
         [qr/^worker_rlimit_nofile .*$/m,
          sub { "worker_rlimit_nofile $hard;" }],
         # a binary upgrade execs nginx with only the environment that "env"
