@@ -2,7 +2,8 @@
 # Install the Debian packages the project needs to build, run and test.
 #
 #   scripts/deps.sh build     compiler, nginx-dev, LMDB, jansson
-#   scripts/deps.sh test      build + Test::Nginx, wrk, valgrind, clang, and
+#   scripts/deps.sh test      build + Test::Nginx, wrk, valgrind, clang and its
+#                             sanitizer and libFuzzer runtimes, and
 #                             the Lua module the benchmark's smoke test uses
 #   scripts/deps.sh bench     test + hey and gnuplot
 #
@@ -14,8 +15,8 @@ set -eu
 want=${1:-build}
 
 build_pkgs="build-essential nginx nginx-dev liblmdb-dev lmdb-utils libjansson-dev"
-test_pkgs="$build_pkgs libtest-nginx-perl wrk valgrind clang curl \
-           libnginx-mod-http-lua"
+test_pkgs="$build_pkgs libtest-nginx-perl wrk valgrind clang libclang-rt-dev \
+           curl libnginx-mod-http-lua"
 bench_pkgs="$test_pkgs hey gnuplot-nox"
 
 case $want in
