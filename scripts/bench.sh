@@ -183,10 +183,17 @@ trap 'exit 130' INT TERM
 # the seeded document of the first account, the ceiling's constant body
 BODY="{\"id\":\"$START\",\"name\":\"Person_0\"}"
 
+# db_path COUNT: where the database of COUNT accounts lives
+db_path() {
+    echo "$BENCH_DATA/accounts-$1.mdb"
+}
+
 # db_for COUNT: an account-seed database of COUNT accounts, seeded now (a
 # second a million), or the LARGE one that seeding() left in the cache
 db_for() {
-    local db=$BENCH_DATA/accounts-$1.mdb
+    local db
+
+    db=$(db_path "$1")
 
     # only the LARGE one is worth keeping (seeding() makes it)
     if [ "$1" != "$LARGE" ] || [ ! -e "$db.done" ]; then
@@ -416,7 +423,7 @@ quiet() {
 # them takes minutes.)
 warm() {
     [ "$(variant_of "$1")" = module ] || return 0
-    cat "$BENCH_DATA/accounts-$(count_of "$1").mdb" > /dev/null
+    cat "$(db_path "$(count_of "$1")")" > /dev/null
 }
 
 # load NAME SCRIPT SECONDS CONNS [ARGS]: one wrk run, its RESULT line plus
@@ -621,7 +628,9 @@ timed() {
 # seeding: seed LARGE generated accounts and import IMPORT_LINES JSON Lines,
 # timed; the seeded database is the LARGE one the benchmark serves
 seeding() {
-    local db=$BENCH_DATA/accounts-$LARGE.mdb jsonl
+    local db jsonl
+
+    db=$(db_path "$LARGE")
 
     if [ "$TIME_SEED" = 1 ] || [ ! -e "$db.done" ]; then
         rm -f "$db.done"
@@ -1089,7 +1098,7 @@ if [ "$mode" = instructions ]; then
     for variant in ceiling floor module; do
         callgrind "cg-$variant-$SMALL" "$variant" "$SMALL"
     done
-    if [ -e "$BENCH_DATA/accounts-$LARGE.mdb.done" ]; then
+    if [ -e "$(db_path "$LARGE").done" ]; then
         callgrind "cg-module-$LARGE" module "$LARGE"
     fi
     callgrind_table
