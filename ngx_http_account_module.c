@@ -18,6 +18,9 @@
 /* how often a worker checks that the database file is still the same one */
 #define NGX_HTTP_ACCOUNT_CHECK_INTERVAL  1000
 
+/* the most keep-alive connections whose requests end in one event cycle */
+#define NGX_HTTP_ACCOUNT_KEPT_INIT       64
+
 
 typedef struct {
     ngx_str_t                  path;        /* null-terminated */
@@ -37,7 +40,16 @@ typedef struct {
 
 typedef struct {
     ngx_array_t                dbs;         /* of ngx_http_account_db_t * */
+    ngx_msec_t                 keepalive_drain;
 } ngx_http_account_main_conf_t;
+
+
+/* a connection that has just become an idle keep-alive one */
+
+typedef struct {
+    ngx_connection_t          *connection;
+    ngx_atomic_uint_t          number;      /* c->number when it was kept */
+} ngx_http_account_kept_t;
 
 
 typedef struct {
@@ -62,6 +74,10 @@ static ngx_int_t ngx_http_account_send_error(ngx_http_request_t *r,
     u_char *value, size_t value_len);
 static ngx_int_t ngx_http_account_not_allowed(ngx_http_request_t *r);
 
+static ngx_int_t ngx_http_account_keep_handler(ngx_http_request_t *r);
+static void ngx_http_account_keep(ngx_event_t *ev);
+static void ngx_http_account_drain(ngx_event_t *ev);
+
 static void ngx_http_account_fault_handler(int signo);
 static void ngx_http_account_faulted(ngx_http_account_db_t *db,
     ngx_log_t *log, const char *what);
@@ -77,7 +93,9 @@ static ngx_uint_t ngx_http_account_db_short(ngx_http_account_db_t *db,
 static void ngx_http_account_db_check_user(ngx_http_account_db_t *db,
     ngx_cycle_t *cycle);
 
+static ngx_int_t ngx_http_account_init(ngx_conf_t *cf);
 static void *ngx_http_account_create_main_conf(ngx_conf_t *cf);
+static char *ngx_http_account_init_main_conf(ngx_conf_t *cf, void *conf);
 static void *ngx_http_account_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_account_merge_loc_conf(ngx_conf_t *cf,
     void *parent, void *child);
@@ -113,16 +131,23 @@ static ngx_command_t  ngx_http_account_commands[] = {
       0,
       ngx_http_account_health_handler },
 
+    { ngx_string("account_keepalive_drain"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_account_main_conf_t, keepalive_drain),
+      NULL },
+
       ngx_null_command
 };
 
 
 static ngx_http_module_t  ngx_http_account_module_ctx = {
     NULL,                                  /* preconfiguration */
-    NULL,                                  /* postconfiguration */
+    ngx_http_account_init,                 /* postconfiguration */
 
     ngx_http_account_create_main_conf,     /* create main configuration */
-    NULL,                                  /* init main configuration */
+    ngx_http_account_init_main_conf,       /* init main configuration */
 
     NULL,                                  /* create server configuration */
     NULL,                                  /* merge server configuration */
@@ -155,6 +180,14 @@ static ngx_str_t  ngx_http_account_health_up =
 /* where a fault inside a database read returns to */
 static sigjmp_buf                     ngx_http_account_fault_env;
 static volatile sig_atomic_t          ngx_http_account_fault_armed;
+
+/* per worker, with account_keepalive_drain: see ngx_http_account_keep() */
+static ngx_msec_t                     ngx_http_account_drain_time;
+static ngx_array_t                   *ngx_http_account_kept;
+static ngx_event_t                    ngx_http_account_keep_event;
+static ngx_event_t                    ngx_http_account_drain_event;
+static ngx_event_handler_pt           ngx_http_account_idle_handler;
+static ngx_uint_t                     ngx_http_account_draining;
 
 
 static ngx_int_t
@@ -537,6 +570,143 @@ ngx_http_account_not_allowed(ngx_http_request_t *r)
 }
 
 
+/*
+ * account_keepalive_drain: a graceful shutdown (a reload, a binary upgrade,
+ * "docker stop") without a lost request on keep-alive connections.
+ *
+ * An exiting worker closes its idle keep-alive connections at once, and a
+ * request that the client had just sent on one of them is lost: the client
+ * reads a reset.  nginx 1.27.4 added keepalive_min_timeout for this; the
+ * nginx of Debian 12 and 13 has no such thing.  So, with this directive, a
+ * connection that nginx has just made an idle keep-alive one is taken off
+ * the "idle" list that a graceful shutdown closes (c->idle; it stays
+ * reusable, for when connections run short).  Its next request is served,
+ * with "Connection: close" once the worker is exiting, and then it is
+ * closed; one that stays quiet is closed by ngx_http_account_drain() after
+ * the drain time, as nginx would have closed it at once.
+ *
+ * The log phase runs inside ngx_http_set_keepalive(), before it sets
+ * c->idle: the connection is noted there, and a posted event, which runs
+ * before the worker looks at a shutdown command, clears the flag.
+ */
+
+static ngx_int_t
+ngx_http_account_keep_handler(ngx_http_request_t *r)
+{
+    ngx_http_account_kept_t  *k;
+
+    /*
+     * ngx_http_set_keepalive() has cleared r->keepalive by now: which
+     * connections became idle ones is seen in ngx_http_account_keep()
+     */
+
+    if (ngx_exiting
+        || r->http_version > NGX_HTTP_VERSION_11
+        || ngx_http_account_kept == NULL)
+    {
+        return NGX_OK;
+    }
+
+    k = ngx_array_push(ngx_http_account_kept);
+    if (k == NULL) {
+        return NGX_OK;
+    }
+
+    k->connection = r->connection;
+    k->number = r->connection->number;
+
+    if (!ngx_http_account_keep_event.posted) {
+        ngx_post_event(&ngx_http_account_keep_event, &ngx_posted_events);
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_account_keep(ngx_event_t *ev)
+{
+    ngx_uint_t                i;
+    ngx_connection_t         *c;
+    ngx_http_account_kept_t  *k;
+
+    k = ngx_http_account_kept->elts;
+
+    for (i = 0; i < ngx_http_account_kept->nelts; i++) {
+        c = k[i].connection;
+
+        /* closed, or closed and reused, or already reading a request */
+
+        if (c->fd == (ngx_socket_t) -1 || c->number != k[i].number
+            || !c->idle)
+        {
+            continue;
+        }
+
+        c->idle = 0;
+
+        /* nginx's keep-alive handler: how the drain finds these again */
+
+        ngx_http_account_idle_handler = c->read->handler;
+
+        if (!ngx_http_account_drain_event.timer_set) {
+            ngx_add_timer(&ngx_http_account_drain_event,
+                          ngx_http_account_drain_time);
+        }
+    }
+
+    ngx_http_account_kept->nelts = 0;
+}
+
+
+/*
+ * Every drain time while connections are being kept.  Once the worker is
+ * exiting: the first tick notes it, the next one closes what is still idle,
+ * as ngx_close_idle_connections() does.  A kept connection that got a
+ * request in between was closed after its answer; the rest have been quiet
+ * for at least the drain time.
+ */
+
+static void
+ngx_http_account_drain(ngx_event_t *ev)
+{
+    ngx_uint_t         i, n;
+    ngx_connection_t  *c;
+
+    if (!ngx_exiting) {
+        ngx_add_timer(ev, ngx_http_account_drain_time);
+        return;
+    }
+
+    if (!ngx_http_account_draining) {
+        ngx_http_account_draining = 1;
+        ngx_add_timer(ev, ngx_http_account_drain_time);
+        return;
+    }
+
+    c = ngx_cycle->connections;
+    n = 0;
+
+    for (i = 0; i < ngx_cycle->connection_n; i++) {
+        if (c[i].fd == (ngx_socket_t) -1
+            || c[i].idle
+            || c[i].close
+            || c[i].read->handler != ngx_http_account_idle_handler)
+        {
+            continue;
+        }
+
+        c[i].close = 1;
+        c[i].read->handler(c[i].read);
+        n++;
+    }
+
+    ngx_log_error(NGX_LOG_INFO, ev->log, 0,
+                  "account_keepalive_drain: closed %ui quiet keep-alive "
+                  "connections", n);
+}
+
+
 static void
 ngx_http_account_fault_handler(int signo)
 {
@@ -829,6 +999,32 @@ ngx_http_account_db_check_user(ngx_http_account_db_t *db, ngx_cycle_t *cycle)
 }
 
 
+static ngx_int_t
+ngx_http_account_init(ngx_conf_t *cf)
+{
+    ngx_http_handler_pt           *h;
+    ngx_http_core_main_conf_t     *cmcf;
+    ngx_http_account_main_conf_t  *amcf;
+
+    amcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_account_module);
+
+    if (amcf->keepalive_drain == 0) {
+        return NGX_OK;
+    }
+
+    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_LOG_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_account_keep_handler;
+
+    return NGX_OK;
+}
+
+
 static void *
 ngx_http_account_create_main_conf(ngx_conf_t *cf)
 {
@@ -846,7 +1042,20 @@ ngx_http_account_create_main_conf(ngx_conf_t *cf)
         return NULL;
     }
 
+    amcf->keepalive_drain = NGX_CONF_UNSET_MSEC;
+
     return amcf;
+}
+
+
+static char *
+ngx_http_account_init_main_conf(ngx_conf_t *cf, void *conf)
+{
+    ngx_http_account_main_conf_t *amcf = conf;
+
+    ngx_conf_init_msec_value(amcf->keepalive_drain, 0);
+
+    return NGX_CONF_OK;
 }
 
 
@@ -1046,6 +1255,24 @@ ngx_http_account_init_process(ngx_cycle_t *cycle)
     amcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_account_module);
     if (amcf == NULL) {
         return NGX_OK;
+    }
+
+    if (amcf->keepalive_drain) {
+        ngx_http_account_kept = ngx_array_create(cycle->pool,
+                                        NGX_HTTP_ACCOUNT_KEPT_INIT,
+                                        sizeof(ngx_http_account_kept_t));
+        if (ngx_http_account_kept == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_http_account_drain_time = amcf->keepalive_drain;
+
+        ngx_http_account_keep_event.handler = ngx_http_account_keep;
+        ngx_http_account_keep_event.log = cycle->log;
+
+        ngx_http_account_drain_event.handler = ngx_http_account_drain;
+        ngx_http_account_drain_event.log = cycle->log;
+        ngx_http_account_drain_event.cancelable = 1;
     }
 
     if (amcf->dbs.nelts == 0) {

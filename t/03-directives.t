@@ -215,3 +215,47 @@ GET /accounts/10000
 --- must_die
 --- error_log
 is used with different "lock" parameters
+
+
+
+=== TEST 14: account_keepalive_drain takes a time
+--- http_config
+account_db $TEST_NGINX_DB;
+account_keepalive_drain soon;
+--- config
+location /accounts/ { account_lookup; }
+--- request
+GET /accounts/10000
+--- must_die
+--- error_log
+"account_keepalive_drain" directive invalid value
+
+
+
+=== TEST 15: account_keepalive_drain is an http directive only
+--- http_config
+account_db $TEST_NGINX_DB;
+--- config
+account_keepalive_drain 1s;
+location /accounts/ { account_lookup; }
+--- request
+GET /accounts/10000
+--- must_die
+--- error_log
+"account_keepalive_drain" directive is not allowed here
+
+
+
+=== TEST 16: with a drain time, keep-alive requests are served as before
+--- http_config
+account_db $TEST_NGINX_DB;
+account_keepalive_drain 1s;
+--- config
+location /accounts/ { account_lookup; }
+--- pipelined_requests eval
+["GET /accounts/10000", "GET /accounts/10001", "GET /accounts/nope"]
+--- error_code eval
+[200, 200, 404]
+--- response_body eval
+['{"id":"10000","name":"Person_0"}', '{"id":"10001","name":"Person_1"}',
+ '{"error":"account not found","id":"nope"}']

@@ -59,7 +59,8 @@ sub run_as {
 
 # start_nginx(port => P, db => PATH, [db_params => 'lock=off',
 #             worker_connections => N, extra_http => TEXT,
-#             worker_user => NAME, workers => N (2)]): returns a handle
+#             worker_user => NAME, workers => N (2),
+#             keepalive_drain => TIME]): returns a handle
 sub start_nginx {
     my (%o) = @_;
     my $dir = tempdir('fault-nginx-XXXXXX', TMPDIR => 1,
@@ -95,6 +96,9 @@ sub start_nginx {
          sub { "$_[0]listen 127.0.0.1:$o{port} backlog=8192;" }],
         [qr/^(\s*)worker_connections (\d+);$/m,
          sub { "$_[0]worker_connections " . ($wc || $_[1]) . ";" }],
+        [qr/^(\s*)account_keepalive_drain (\S+);$/m,
+         sub { "$_[0]account_keepalive_drain "
+               . ($o{keepalive_drain} // $_[1]) . ";" }],
     );
 
     for my $s (@subst) {
@@ -293,7 +297,8 @@ sub wrk_wait {
     open my $fh, '<', $w->{out} or die $!;
     my $raw = do { local $/; <$fh> };
     my %r = (raw => $raw, requests => 0, non2xx => 0, socket_errors => 0,
-             statuses => {});
+             connect_errors => 0, read_errors => 0, write_errors => 0,
+             timeouts => 0, statuses => {});
     $r{requests} = $1 if $raw =~ /(\d+) requests in /;
     $r{non2xx} = $1 if $raw =~ /Non-2xx or 3xx responses: (\d+)/;
     if ($raw =~ /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/) {
