@@ -18,7 +18,7 @@
 /* how often a worker checks that the database file is still the same one */
 #define NGX_HTTP_ACCOUNT_CHECK_INTERVAL  1000
 
-/* the most keep-alive connections whose requests end in one event cycle */
+/* room, at first, for the connections whose requests end in one event cycle */
 #define NGX_HTTP_ACCOUNT_KEPT_INIT       64
 
 
@@ -188,6 +188,9 @@ static ngx_event_t                    ngx_http_account_keep_event;
 static ngx_event_t                    ngx_http_account_drain_event;
 static ngx_event_handler_pt           ngx_http_account_idle_handler;
 static ngx_uint_t                     ngx_http_account_draining;
+
+/* the events' data: nginx's debug lines read ((ngx_connection_t *) data)->fd */
+static ngx_connection_t               ngx_http_account_dumb;
 
 
 static ngx_int_t
@@ -664,13 +667,14 @@ ngx_http_account_keep(ngx_event_t *ev)
  * exiting: the first tick notes it, the next one closes what is still idle,
  * as ngx_close_idle_connections() does.  A kept connection that got a
  * request in between was closed after its answer; the rest have been quiet
- * for at least the drain time.
+ * for at least the drain time.  One whose request nginx has already seen
+ * (ready, or posted) is left to be answered, and looked at again later.
  */
 
 static void
 ngx_http_account_drain(ngx_event_t *ev)
 {
-    ngx_uint_t         i, n;
+    ngx_uint_t         i, n, busy;
     ngx_connection_t  *c;
 
     if (!ngx_exiting) {
@@ -686,6 +690,7 @@ ngx_http_account_drain(ngx_event_t *ev)
 
     c = ngx_cycle->connections;
     n = 0;
+    busy = 0;
 
     for (i = 0; i < ngx_cycle->connection_n; i++) {
         if (c[i].fd == (ngx_socket_t) -1
@@ -693,6 +698,11 @@ ngx_http_account_drain(ngx_event_t *ev)
             || c[i].close
             || c[i].read->handler != ngx_http_account_idle_handler)
         {
+            continue;
+        }
+
+        if (c[i].read->ready || c[i].read->posted) {
+            busy++;
             continue;
         }
 
@@ -704,6 +714,10 @@ ngx_http_account_drain(ngx_event_t *ev)
     ngx_log_error(NGX_LOG_INFO, ev->log, 0,
                   "account_keepalive_drain: closed %ui quiet keep-alive "
                   "connections", n);
+
+    if (busy) {
+        ngx_add_timer(ev, ngx_http_account_drain_time);
+    }
 }
 
 
@@ -1267,10 +1281,14 @@ ngx_http_account_init_process(ngx_cycle_t *cycle)
 
         ngx_http_account_drain_time = amcf->keepalive_drain;
 
+        ngx_http_account_dumb.fd = (ngx_socket_t) -1;
+
         ngx_http_account_keep_event.handler = ngx_http_account_keep;
+        ngx_http_account_keep_event.data = &ngx_http_account_dumb;
         ngx_http_account_keep_event.log = cycle->log;
 
         ngx_http_account_drain_event.handler = ngx_http_account_drain;
+        ngx_http_account_drain_event.data = &ngx_http_account_dumb;
         ngx_http_account_drain_event.log = cycle->log;
         ngx_http_account_drain_event.cancelable = 1;
     }

@@ -7,6 +7,9 @@
 # The same steps with "account_keepalive_drain 0" show what the directive
 # is for: nginx closes the idle connection at once, and the request sent on
 # it gets no answer.
+#
+# The first nginx logs at the debug level (Debian's nginx is built with
+# --with-debug): nginx's debug lines read the module's events too.
 
 use strict;
 use warnings;
@@ -88,7 +91,7 @@ sub reload {
 
 # with the shipped drain (1s)
 
-my $n = start_nginx(port => $port, db => $db);
+my $n = start_nginx(port => $port, db => $db, log_level => 'debug');
 my $master = nginx_pid($n);
 my @old = workers($master);
 
@@ -120,6 +123,8 @@ ok(wait_for(5, sub { !grep { kill 0, $_ } @old }),
    'the old workers exit (long before keepalive_timeout, 65s)');
 is(probe($n, '/accounts/10003')->{status}, 200, 'the new workers serve');
 is_deeply([crash_lines($n)], [], 'no crash, alert or critical line logged');
+like(error_log($n), qr/account_keepalive_drain: closed 1 quiet keep-alive/,
+     'the old worker logged the quiet connection it closed');
 stop_nginx($n);
 
 # without it: what nginx does by itself

@@ -60,7 +60,8 @@ sub run_as {
 # start_nginx(port => P, db => PATH, [db_params => 'lock=off',
 #             worker_connections => N, extra_http => TEXT,
 #             worker_user => NAME, workers => N (2),
-#             keepalive_drain => TIME]): returns a handle
+#             keepalive_drain => TIME, log_level => LEVEL (notice)]):
+#             returns a handle
 sub start_nginx {
     my (%o) = @_;
     my $dir = tempdir('fault-nginx-XXXXXX', TMPDIR => 1,
@@ -90,7 +91,8 @@ sub start_nginx {
         [qr/^pid .*$/m, sub { "pid logs/nginx.pid;\n"
                               . "env LD_PRELOAD;\nenv ASAN_OPTIONS;\n"
                               . "env UBSAN_OPTIONS;" }],
-        [qr/^error_log .*$/m, sub { 'error_log logs/error.log notice;' }],
+        [qr/^error_log .*$/m, sub { 'error_log logs/error.log '
+                                    . ($o{log_level} // 'notice') . ';' }],
         [qr/^(\s*)account_db \S+;$/m, sub { "$_[0]account_db $db;" }],
         [qr/^(\s*)listen \d+;$/m,
          sub { "$_[0]listen 127.0.0.1:$o{port} backlog=8192;" }],
