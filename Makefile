@@ -15,7 +15,7 @@ DB          ?= data/accounts.mdb
 CC          ?= cc
 CFLAGS      ?= -g -O2
 WARN        := -Wall -Wextra -Werror
-SEED_CFLAGS := -std=gnu11 $(WARN) -Istore $(CFLAGS)
+SEED_CFLAGS := -std=gnu11 -pthread $(WARN) -Istore $(CFLAGS)
 SEED_LIBS   := -llmdb -ljansson
 
 # the flags Debian builds its nginx and modules with, plus ours

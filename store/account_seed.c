@@ -3,9 +3,13 @@
  * in one write transaction: all of the input or nothing.
  */
 
+#define _GNU_SOURCE                  /* memrchr(), sched_getaffinity() */
+
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,6 +69,20 @@ typedef struct {
 /* how many accounts an import sorts at a time */
 #define SEED_CHUNK_RECS     (1024 * 1024)
 
+/*
+ * An import reads its input a block of whole lines at a time, and parsing
+ * threads turn blocks into rendered accounts while it stores earlier ones.
+ */
+#define SEED_BLOCK_SIZE     (1024 * 1024)
+
+/* blocks read and not yet stored: the memory an import has in flight */
+#define SEED_BLOCKS         8
+
+/* parsing threads: one a CPU, up to this many */
+#define SEED_WORKERS_MAX    4
+
+#define SEED_ARENA_SIZE     (256 * 1024)
+
 
 typedef struct {
     MDB_txn        *txn;
@@ -82,18 +100,83 @@ typedef struct {
     size_t          chunk_size;
     seed_rec_t     *recs;
     size_t          nrecs;
+
+    /* an import's block size and parsing threads; 0: the defaults */
+    size_t          block_size;
+    unsigned        workers;
 } seed_t;
 
 
-static const char  *progname = "account-seed";
+/*
+ * A block of an import: whole lines as read, then what a parsing thread
+ * made of them: their accounts, rendered and laid out as in seed_t.chunk,
+ * up to the first bad line.
+ */
+typedef struct {
+    char           *in;
+    size_t          in_len;          /* up to the end of its last line */
+    size_t          in_read;         /* and the start of the next one */
+    size_t          in_size;
+    int             first;           /* it opens the input: a BOM may */
+    int             parsed;
+
+    char           *out;
+    size_t          out_len;
+    size_t          out_size;
+    seed_rec_t     *recs;
+    size_t          nrecs;
+    size_t          recs_size;
+    size_t          lines;           /* lines parsed, a bad one included */
+    int             rc;              /* MDB_SUCCESS, ENOMEM, -1: bad line */
+    json_error_t    err;             /* why the line is bad */
+} seed_block_t;
+
+
+/*
+ * The blocks go round a ring: the main thread reads them into free places,
+ * the parsing threads take them in the order they were read, and the main
+ * thread stores them in that order too, each when it has been parsed.
+ */
+typedef struct {
+    FILE             *in;
+    size_t            block_size;
+    int               eof;
+    int               read_errno;    /* what ended the input, if not EOF */
+
+    seed_block_t      blocks[SEED_BLOCKS];
+    size_t            filled;        /* blocks read */
+    size_t            taken;         /* blocks a parsing thread has taken */
+    size_t            stored;        /* blocks stored */
+    int               stop;
+
+    pthread_mutex_t   lock;
+    pthread_cond_t    work;          /* a block was read, or stop was set */
+    pthread_cond_t    done;          /* a block was parsed */
+} seed_import_t;
+
 
 /*
  * jansson allocates every value of a line on its own, and an import frees
  * them all together when the line is stored.  A bump arena, emptied after
  * each line, makes both nearly free; what does not fit comes from malloc.
+ * jansson's allocator is one for the process: each parsing thread points
+ * seed_arena at an arena of its own, and other threads have none.
  */
-static _Alignas(16) char  seed_arena[256 * 1024];
-static size_t             seed_arena_used;
+typedef struct {
+    _Alignas(16) char   data[SEED_ARENA_SIZE];
+    size_t              used;
+} seed_arena_t;
+
+
+typedef struct {
+    seed_import_t      *import;
+    pthread_t           tid;
+    seed_arena_t        arena;
+} seed_worker_t;
+
+
+static const char             *progname = "account-seed";
+static __thread seed_arena_t  *seed_arena;
 
 
 static void
@@ -166,17 +249,19 @@ seed_progress(seed_t *s, int last)
 static void *
 seed_arena_alloc(size_t size)
 {
-    void    *p;
-    size_t   rounded;
+    void          *p;
+    size_t         rounded;
+    seed_arena_t  *a;
 
+    a = seed_arena;
     rounded = (size + 15) & ~(size_t) 15;
 
-    if (rounded > sizeof(seed_arena) - seed_arena_used) {
+    if (a == NULL || rounded > SEED_ARENA_SIZE - a->used) {
         return malloc(size);
     }
 
-    p = seed_arena + seed_arena_used;
-    seed_arena_used += rounded;
+    p = a->data + a->used;
+    a->used += rounded;
     seed_arena_unpoison(p, size);
 
     return p;
@@ -186,19 +271,21 @@ seed_arena_alloc(size_t size)
 static void
 seed_arena_reset(void)
 {
-    seed_arena_used = 0;
-    seed_arena_poison(seed_arena, sizeof(seed_arena));
+    seed_arena->used = 0;
+    seed_arena_poison(seed_arena->data, SEED_ARENA_SIZE);
 }
 
 
 static void
 seed_arena_free(void *p)
 {
-    char  *c;
+    char          *c;
+    seed_arena_t  *a;
 
+    a = seed_arena;
     c = p;
 
-    if (c >= seed_arena && c < seed_arena + sizeof(seed_arena)) {
+    if (a != NULL && c >= a->data && c < a->data + SEED_ARENA_SIZE) {
         return;
     }
 
@@ -287,17 +374,14 @@ seed_put(seed_t *s, json_t *doc, const char *id, size_t id_len)
  * Equal keys keep the order of the file, so the last line wins.
  */
 
+/* adds n accounts of a parsed block, from its first, to the chunk */
+
 static int
-seed_stash(seed_t *s, json_t *doc, const unsigned char *id, size_t id_len)
+seed_stash(seed_t *s, seed_block_t *b, size_t first, size_t n)
 {
     char        *p;
-    size_t       len, size;
-    seed_rec_t  *r;
-
-    len = seed_render(s, doc);
-    if (len == 0) {
-        return ENOMEM;
-    }
+    size_t       i, from, len, size;
+    seed_rec_t  *r, *last;
 
     if (s->recs == NULL) {
         s->recs = malloc(SEED_CHUNK_RECS * sizeof(seed_rec_t));
@@ -306,8 +390,14 @@ seed_stash(seed_t *s, json_t *doc, const unsigned char *id, size_t id_len)
         }
     }
 
-    if (s->chunk_size - s->chunk_len < id_len + len) {
-        size = 2 * (s->chunk_size + id_len + len);
+    /* the accounts of a block lie one after another, in the order read */
+
+    last = &b->recs[first + n - 1];
+    from = b->recs[first].off;
+    len = last->off + last->key_len + last->val_len - from;
+
+    if (s->chunk_size - s->chunk_len < len) {
+        size = 2 * (s->chunk_size + len);
         p = realloc(s->chunk, size);
         if (p == NULL) {
             return ENOMEM;
@@ -317,14 +407,15 @@ seed_stash(seed_t *s, json_t *doc, const unsigned char *id, size_t id_len)
         s->chunk_size = size;
     }
 
-    r = &s->recs[s->nrecs++];
-    r->off = s->chunk_len;
-    r->key_len = (uint32_t) id_len;
-    r->val_len = (uint32_t) len;
+    memcpy(s->chunk + s->chunk_len, b->out + from, len);
 
-    memcpy(s->chunk + s->chunk_len, id, id_len);
-    memcpy(s->chunk + s->chunk_len + id_len, s->buf, len);
-    s->chunk_len += id_len + len;
+    for (i = first; i < first + n; i++) {
+        r = &s->recs[s->nrecs++];
+        *r = b->recs[i];
+        r->off = r->off - from + s->chunk_len;
+    }
+
+    s->chunk_len += len;
 
     return MDB_SUCCESS;
 }
@@ -520,86 +611,429 @@ done:
 
 
 /*
- * Returns MDB_SUCCESS, an LMDB or errno code, or -1 for a bad line (already
- * reported with its file name and line number).
+ * Reads the next block into b: the line that the block before it began,
+ * then block_size bytes more, cut after their last newline; a line that
+ * does not end in them makes the block larger.  At the end of the input,
+ * im->eof is set and the block keeps what is left, a last line without a
+ * newline included; it is empty if nothing is.
  */
 
 static int
-seed_import(seed_t *s, FILE *in, const char *file)
+seed_read(seed_import_t *im, seed_block_t *b, seed_block_t *prev)
 {
-    int            rc;
-    char          *line, *p;
-    size_t         cap, lineno, id_len;
-    json_t        *doc;
-    ssize_t        len;
-    json_error_t   err;
-    unsigned char  id[ACCOUNT_ID_MAX];
+    char    *p, *nl;
+    size_t   carry, want, n, from;
 
-    line = NULL;
-    cap = 0;
-    lineno = 0;
-    rc = MDB_SUCCESS;
+    carry = (prev != NULL) ? prev->in_read - prev->in_len : 0;
+    want = carry + im->block_size;
 
-    json_set_alloc_funcs(seed_arena_alloc, seed_arena_free);
+    if (b->in_size < want) {
+        free(b->in);
+        b->in_size = 0;
 
-    while ((len = getline(&line, &cap, in)) != -1) {
-        lineno++;
-        p = line;
-        seed_arena_reset();
-
-        if (len > 0 && p[len - 1] == '\n') {
-            len--;
+        b->in = malloc(want);
+        if (b->in == NULL) {
+            return ENOMEM;
         }
+
+        b->in_size = want;
+    }
+
+    if (carry > 0) {
+        memcpy(b->in, prev->in + prev->in_len, carry);
+    }
+
+    b->in_read = carry;
+    from = carry;
+
+    for ( ;; ) {
+        n = fread(b->in + b->in_read, 1, want - b->in_read, im->in);
+        b->in_read += n;
+
+        if (b->in_read < want) {
+            if (ferror(im->in)) {
+                im->read_errno = errno ? errno : EIO;
+            }
+
+            im->eof = 1;
+            b->in_len = b->in_read;
+
+            return MDB_SUCCESS;
+        }
+
+        nl = memrchr(b->in + from, '\n', b->in_read - from);
+
+        if (nl != NULL) {
+            b->in_len = nl + 1 - b->in;
+            return MDB_SUCCESS;
+        }
+
+        /* a line longer than a block */
+
+        from = b->in_read;
+        want *= 2;
+
+        if (b->in_size < want) {
+            p = realloc(b->in, want);
+            if (p == NULL) {
+                return ENOMEM;
+            }
+
+            b->in = p;
+            b->in_size = want;
+        }
+    }
+}
+
+
+/* renders the document after its id at the end of the block's accounts */
+
+static int
+seed_render_into(seed_block_t *b, json_t *doc, const unsigned char *id,
+    size_t id_len)
+{
+    char        *p;
+    size_t       room, len, size;
+    seed_rec_t  *r;
+
+    for ( ;; ) {
+        room = b->out_size - b->out_len;
+        len = 0;
+
+        if (room > id_len) {
+            len = json_dumpb(doc, b->out + b->out_len + id_len, room - id_len,
+                             JSON_COMPACT);
+            if (len == 0) {
+                return ENOMEM;
+            }
+
+            if (len <= room - id_len) {
+                break;
+            }
+        }
+
+        size = 2 * b->out_size + id_len + len + 4096;
+        p = realloc(b->out, size);
+        if (p == NULL) {
+            return ENOMEM;
+        }
+
+        b->out = p;
+        b->out_size = size;
+    }
+
+    if (b->nrecs == b->recs_size) {
+        size = b->recs_size ? 2 * b->recs_size : 4096;
+        r = realloc(b->recs, size * sizeof(seed_rec_t));
+        if (r == NULL) {
+            return ENOMEM;
+        }
+
+        b->recs = r;
+        b->recs_size = size;
+    }
+
+    r = &b->recs[b->nrecs++];
+    r->off = b->out_len;
+    r->key_len = (uint32_t) id_len;
+    r->val_len = (uint32_t) len;
+
+    memcpy(b->out + b->out_len, id, id_len);
+    b->out_len += id_len + len;
+
+    return MDB_SUCCESS;
+}
+
+
+/* a parsing thread's part of an import: the lines of one block */
+
+static void
+seed_parse(seed_block_t *b)
+{
+    char           *p, *end, *nl;
+    size_t          len, id_len;
+    json_t         *doc;
+    unsigned char   id[ACCOUNT_ID_MAX];
+
+    b->out_len = 0;
+    b->nrecs = 0;
+    b->lines = 0;
+    b->rc = MDB_SUCCESS;
+
+    p = b->in;
+    end = b->in + b->in_len;
+
+    while (p < end) {
+        nl = memchr(p, '\n', end - p);
+        len = (nl != NULL ? nl : end) - p;
+        b->lines++;
 
         /* a byte order mark may open the file */
 
-        if (lineno == 1 && len >= 3 && memcmp(p, "\xef\xbb\xbf", 3) == 0) {
+        if (b->first && b->lines == 1 && len >= 3
+            && memcmp(p, "\xef\xbb\xbf", 3) == 0)
+        {
             p += 3;
             len -= 3;
         }
 
-        doc = account_line_parse(p, len, id, &id_len, &err);
+        seed_arena_reset();
+
+        doc = account_line_parse(p, len, id, &id_len, &b->err);
 
         if (doc == NULL) {
-            if (err.text[0] == '\0') {
-                continue;
+            if (b->err.text[0] != '\0') {
+                b->rc = -1;
+                return;
             }
 
-            if (err.column > 0) {
-                fprintf(stderr, "%s: %s:%zu:%d: %s\n", progname, file,
-                        lineno, err.column, err.text);
+        } else {
+            b->rc = seed_render_into(b, doc, id, id_len);
+            json_decref(doc);
 
-            } else {
-                fprintf(stderr, "%s: %s:%zu: %s\n", progname, file, lineno,
-                        err.text);
+            if (b->rc != MDB_SUCCESS) {
+                return;
             }
+        }
 
-            rc = -1;
+        p = (nl != NULL) ? nl + 1 : end;
+    }
+}
+
+
+static void *
+seed_work(void *data)
+{
+    seed_block_t    *b;
+    seed_import_t   *im;
+    seed_worker_t   *w;
+
+    w = data;
+    im = w->import;
+    seed_arena = &w->arena;
+
+    pthread_mutex_lock(&im->lock);
+
+    for ( ;; ) {
+        while (!im->stop && im->taken == im->filled) {
+            pthread_cond_wait(&im->work, &im->lock);
+        }
+
+        if (im->stop) {
             break;
         }
 
-        rc = seed_stash(s, doc, id, id_len);
-        json_decref(doc);
+        b = &im->blocks[im->taken++ % SEED_BLOCKS];
+        pthread_mutex_unlock(&im->lock);
+
+        seed_parse(b);
+
+        pthread_mutex_lock(&im->lock);
+        b->parsed = 1;
+        pthread_cond_signal(&im->done);
+    }
+
+    pthread_mutex_unlock(&im->lock);
+
+    seed_arena_unpoison(w->arena.data, SEED_ARENA_SIZE);
+    seed_arena = NULL;
+
+    return NULL;
+}
+
+
+/*
+ * Stores the accounts of a parsed block, a chunk at a time as if its lines
+ * had been read one by one, and then reports its bad line, if it has one;
+ * lineno counts the lines of the blocks stored.
+ */
+
+static int
+seed_store_block(seed_t *s, seed_block_t *b, const char *file,
+    size_t *lineno)
+{
+    int     rc;
+    size_t  i, n;
+
+    for (i = 0; i < b->nrecs; i += n) {
+        n = b->nrecs - i;
+
+        if (n > SEED_CHUNK_RECS - s->nrecs) {
+            n = SEED_CHUNK_RECS - s->nrecs;
+        }
+
+        rc = seed_stash(s, b, i, n);
 
         if (rc == MDB_SUCCESS && s->nrecs == SEED_CHUNK_RECS) {
             rc = seed_flush(s);
         }
 
         if (rc != MDB_SUCCESS) {
+            return rc;
+        }
+    }
+
+    *lineno += b->lines;
+
+    if (b->rc == -1) {
+        if (b->err.column > 0) {
+            fprintf(stderr, "%s: %s:%zu:%d: %s\n", progname, file, *lineno,
+                    b->err.column, b->err.text);
+
+        } else {
+            fprintf(stderr, "%s: %s:%zu: %s\n", progname, file, *lineno,
+                    b->err.text);
+        }
+    }
+
+    return b->rc;
+}
+
+
+/* parsing threads: one for each CPU the process may run on, up to a few */
+
+static unsigned
+seed_cpus(void)
+{
+    long       n;
+    cpu_set_t  set;
+
+    if (sched_getaffinity(0, sizeof(cpu_set_t), &set) == 0) {
+        n = CPU_COUNT(&set);
+
+    } else {
+        n = sysconf(_SC_NPROCESSORS_ONLN);
+    }
+
+    if (n < 1) {
+        return 1;
+    }
+
+    return (n > SEED_WORKERS_MAX) ? SEED_WORKERS_MAX : (unsigned) n;
+}
+
+
+/*
+ * Returns MDB_SUCCESS, an LMDB or errno code, or -1 for a bad line (already
+ * reported with its file name and line number).
+ *
+ * The main thread reads blocks and stores them in the order of the file,
+ * while the parsing threads work on the next ones: the first bad line in
+ * the file is the one reported, whatever was parsed after it, and of two
+ * lines with the same id the later one wins.
+ */
+
+static int
+seed_import(seed_t *s, FILE *in, const char *file)
+{
+    int              rc;
+    size_t           i, lineno;
+    unsigned         n, nw;
+    seed_block_t    *b, *prev;
+    seed_worker_t   *w;
+    seed_import_t   *im;
+
+    n = s->workers ? s->workers : seed_cpus();
+
+    im = calloc(1, sizeof(seed_import_t));
+    w = calloc(n, sizeof(seed_worker_t));
+
+    if (im == NULL || w == NULL) {
+        free(im);
+        free(w);
+        return ENOMEM;
+    }
+
+    im->in = in;
+    im->block_size = s->block_size ? s->block_size : SEED_BLOCK_SIZE;
+
+    pthread_mutex_init(&im->lock, NULL);
+    pthread_cond_init(&im->work, NULL);
+    pthread_cond_init(&im->done, NULL);
+
+    /* jansson seeds its hash function once, before threads may race to */
+
+    json_object_seed(0);
+    json_set_alloc_funcs(seed_arena_alloc, seed_arena_free);
+
+    rc = MDB_SUCCESS;
+
+    for (nw = 0; nw < n; nw++) {
+        w[nw].import = im;
+
+        rc = pthread_create(&w[nw].tid, NULL, seed_work, &w[nw]);
+        if (rc != 0) {
             break;
         }
+    }
+
+    /* fewer threads than CPUs will do, but not none */
+
+    if (nw > 0) {
+        rc = MDB_SUCCESS;
+    }
+
+    lineno = 0;
+    prev = NULL;
+
+    while (rc == MDB_SUCCESS) {
+
+        /* read ahead as far as there are free blocks */
+
+        while (!im->eof && im->filled - im->stored < SEED_BLOCKS) {
+            b = &im->blocks[im->filled % SEED_BLOCKS];
+
+            rc = seed_read(im, b, prev);
+            if (rc != MDB_SUCCESS || b->in_len == 0) {
+                break;
+            }
+
+            b->first = (im->filled == 0);
+            prev = b;
+
+            pthread_mutex_lock(&im->lock);
+            b->parsed = 0;
+            im->filled++;
+            pthread_cond_signal(&im->work);
+            pthread_mutex_unlock(&im->lock);
+        }
+
+        if (rc != MDB_SUCCESS || im->stored == im->filled) {
+            break;
+        }
+
+        b = &im->blocks[im->stored % SEED_BLOCKS];
+
+        pthread_mutex_lock(&im->lock);
+
+        while (!b->parsed) {
+            pthread_cond_wait(&im->done, &im->lock);
+        }
+
+        pthread_mutex_unlock(&im->lock);
+
+        rc = seed_store_block(s, b, file, &lineno);
+        im->stored++;
     }
 
     if (rc == MDB_SUCCESS && s->nrecs > 0) {
         rc = seed_flush(s);
     }
 
-    json_set_alloc_funcs(malloc, free);
-    seed_arena_reset();
+    pthread_mutex_lock(&im->lock);
+    im->stop = 1;
+    pthread_cond_broadcast(&im->work);
+    pthread_mutex_unlock(&im->lock);
 
-    if (rc == MDB_SUCCESS && ferror(in)) {
+    for (i = 0; i < nw; i++) {
+        pthread_join(w[i].tid, NULL);
+    }
+
+    json_set_alloc_funcs(malloc, free);
+
+    if (rc == MDB_SUCCESS && im->read_errno != 0) {
         fprintf(stderr, "%s: %s: read error: %s\n", progname, file,
-                strerror(errno));
+                strerror(im->read_errno));
         rc = -1;
 
     } else if (rc == MDB_SUCCESS && s->done == 0) {
@@ -607,7 +1041,19 @@ seed_import(seed_t *s, FILE *in, const char *file)
                 file);
     }
 
-    free(line);
+    for (i = 0; i < SEED_BLOCKS; i++) {
+        b = &im->blocks[i];
+        free(b->in);
+        free(b->out);
+        free(b->recs);
+    }
+
+    pthread_cond_destroy(&im->done);
+    pthread_cond_destroy(&im->work);
+    pthread_mutex_destroy(&im->lock);
+    free(im);
+    free(w);
+
     free(s->chunk);
     free(s->recs);
     s->chunk = NULL;
