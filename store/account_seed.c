@@ -100,6 +100,7 @@ typedef struct {
     size_t          chunk_size;
     seed_rec_t     *recs;
     size_t          nrecs;
+    size_t          recs_size;
 
     /* an import's block size and parsing threads; 0: the defaults */
     size_t          block_size;
@@ -383,11 +384,24 @@ seed_stash(seed_t *s, seed_block_t *b, size_t first, size_t n)
     size_t       i, from, len, size;
     seed_rec_t  *r, *last;
 
-    if (s->recs == NULL) {
-        s->recs = malloc(SEED_CHUNK_RECS * sizeof(seed_rec_t));
-        if (s->recs == NULL) {
+    if (s->recs_size - s->nrecs < n) {
+        size = 2 * s->recs_size;
+
+        if (size < s->nrecs + n) {
+            size = s->nrecs + n;
+        }
+
+        if (size > SEED_CHUNK_RECS) {
+            size = SEED_CHUNK_RECS;
+        }
+
+        r = realloc(s->recs, size * sizeof(seed_rec_t));
+        if (r == NULL) {
             return ENOMEM;
         }
+
+        s->recs = r;
+        s->recs_size = size;
     }
 
     /* the accounts of a block lie one after another, in the order read */
@@ -935,8 +949,10 @@ seed_import(seed_t *s, FILE *in, const char *file)
 
     n = s->workers ? s->workers : seed_cpus();
 
+    /* the arenas are not cleared: each line begins by emptying its own */
+
     im = calloc(1, sizeof(seed_import_t));
-    w = calloc(n, sizeof(seed_worker_t));
+    w = malloc(n * sizeof(seed_worker_t));
 
     if (im == NULL || w == NULL) {
         free(im);
@@ -1061,6 +1077,7 @@ seed_import(seed_t *s, FILE *in, const char *file)
     s->chunk_len = 0;
     s->chunk_size = 0;
     s->nrecs = 0;
+    s->recs_size = 0;
 
     return rc;
 }
