@@ -145,7 +145,7 @@ SAN_FLAGS    := -fsanitize=address,undefined -fno-omit-frame-pointer \
 FUZZ_CC      ?= clang
 FUZZ_BUILD   ?= $(BUILD)/fuzz
 FUZZ_TIME    ?= 60
-FUZZ_FLAGS   := -g -O1 -fsanitize=fuzzer,address,undefined \
+FUZZ_FLAGS   := -g -O1 -pthread -fsanitize=fuzzer,address,undefined \
                 -fno-sanitize-recover=undefined -Istore
 FUZZERS      := account_id account_line account_import
 

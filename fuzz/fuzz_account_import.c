@@ -1,11 +1,15 @@
 /*
  * libFuzzer harness for account-seed's import loop, seed_import(): a whole
- * JSON Lines input, read the way the tool reads it (getline, the BOM, blank
- * lines, its allocator for jansson), stored with seed_put() in a write
- * transaction that is aborted after each input.
+ * JSON Lines input, read the way the tool reads it (blocks of whole lines,
+ * the BOM, blank lines, parsing threads with their arenas for jansson),
+ * stored in a write transaction that is aborted after each input.
  *
- * Besides the sanitizers' checks: when the import succeeds, every stored
- * value is a compact JSON object whose "id" is its key.
+ * Each input is imported twice: in one block, as the tool reads a small
+ * file, and in blocks of 1 to 64 bytes parsed by two threads, so that lines
+ * cross blocks and are longer than them.  Besides the sanitizers' checks:
+ * both give the same result, the same messages and the same accounts, and
+ * when the import succeeds, every stored value is a compact JSON object
+ * whose "id" is its key.
  */
 
 #define main  account_seed_main
@@ -13,7 +17,17 @@
 #undef main
 
 
+typedef struct {
+    int          rc;
+    char        *messages;
+    size_t       messages_len;
+    char        *accounts;
+    size_t       accounts_len;
+} fuzz_result_t;
+
+
 static MDB_env  *fuzz_env;
+static FILE     *fuzz_null;
 
 
 int
@@ -37,15 +51,22 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
         abort();
     }
 
-    /* the tool's messages about bad lines are expected: keep them quiet */
-    stderr = fopen("/dev/null", "w");
+    /* stderr, between imports */
+    fuzz_null = fopen("/dev/null", "w");
+    if (fuzz_null == NULL) {
+        abort();
+    }
+
+    stderr = fuzz_null;
 
     return 0;
 }
 
 
+/* checks every stored account and writes them all, in order, to out */
+
 static void
-fuzz_check_stored(MDB_txn *txn, MDB_dbi dbi)
+fuzz_check_stored(MDB_txn *txn, MDB_dbi dbi, FILE *out)
 {
     int           rc;
     json_t       *doc, *id;
@@ -73,6 +94,11 @@ fuzz_check_stored(MDB_txn *txn, MDB_dbi dbi)
         }
 
         json_decref(doc);
+
+        fwrite(&key.mv_size, sizeof(size_t), 1, out);
+        fwrite(key.mv_data, 1, key.mv_size, out);
+        fwrite(&val.mv_size, sizeof(size_t), 1, out);
+        fwrite(val.mv_data, 1, val.mv_size, out);
     }
 
     if (rc != MDB_NOTFOUND) {
@@ -83,17 +109,13 @@ fuzz_check_stored(MDB_txn *txn, MDB_dbi dbi)
 }
 
 
-int
-LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+static void
+fuzz_import(const uint8_t *data, size_t size, size_t block_size,
+    unsigned workers, fuzz_result_t *res)
 {
-    int      rc;
-    FILE    *in;
+    FILE    *in, *out;
     char    *copy;
     seed_t   s;
-
-    if (size == 0) {
-        return 0;
-    }
 
     copy = malloc(size);
     if (copy == NULL) {
@@ -107,7 +129,18 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     }
 
+    /* the tool's messages about bad lines are kept to be compared */
+
+    stderr = open_memstream(&res->messages, &res->messages_len);
+    out = open_memstream(&res->accounts, &res->accounts_len);
+
+    if (stderr == NULL || out == NULL) {
+        abort();
+    }
+
     memset(&s, 0, sizeof(seed_t));
+    s.block_size = block_size;
+    s.workers = workers;
 
     if (mdb_txn_begin(fuzz_env, NULL, 0, &s.txn) != MDB_SUCCESS
         || account_store_open_db(s.txn, &s.dbi) != MDB_SUCCESS)
@@ -115,19 +148,50 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     }
 
-    rc = seed_import(&s, in, "fuzz");
+    res->rc = seed_import(&s, in, "fuzz");
 
-    if (rc == MDB_SUCCESS) {
-        fuzz_check_stored(s.txn, s.dbi);
+    if (res->rc == MDB_SUCCESS) {
+        fuzz_check_stored(s.txn, s.dbi, out);
 
-    } else if (rc != -1 && rc != MDB_MAP_FULL) {
+    } else if (res->rc != -1 && res->rc != MDB_MAP_FULL) {
         abort();
     }
 
     mdb_txn_abort(s.txn);
+    fclose(stderr);
+    stderr = fuzz_null;
+    fclose(out);
     fclose(in);
     free(copy);
     free(s.buf);
+}
+
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    fuzz_result_t  one, small;
+
+    if (size == 0) {
+        return 0;
+    }
+
+    fuzz_import(data, size, size + 1, 1, &one);
+    fuzz_import(data, size, 1 + size % 64, 2, &small);
+
+    if (one.rc != small.rc
+        || one.messages_len != small.messages_len
+        || memcmp(one.messages, small.messages, one.messages_len) != 0
+        || one.accounts_len != small.accounts_len
+        || memcmp(one.accounts, small.accounts, one.accounts_len) != 0)
+    {
+        abort();
+    }
+
+    free(one.messages);
+    free(one.accounts);
+    free(small.messages);
+    free(small.accounts);
 
     return 0;
 }
