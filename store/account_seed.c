@@ -143,6 +143,7 @@ typedef struct {
     size_t            block_size;
     int               eof;
     int               read_errno;    /* what ended the input, if not EOF */
+    int               read_rc;       /* ENOMEM: a line did not fit */
 
     seed_block_t      blocks[SEED_BLOCKS];
     size_t            filled;        /* blocks read */
@@ -629,10 +630,13 @@ done:
  * then block_size bytes more, cut after their last newline; a line that
  * does not end in them makes the block larger.  At the end of the input,
  * im->eof is set and the block keeps what is left, a last line without a
- * newline included; it is empty if nothing is.
+ * newline included; it is empty if nothing is.  A read error or a line
+ * that does not fit in memory ends the input too, with im->read_errno or
+ * im->read_rc set: the blocks before are stored first, and may have the
+ * bad line that the import reports.
  */
 
-static int
+static void
 seed_read(seed_import_t *im, seed_block_t *b, seed_block_t *prev)
 {
     char    *p, *nl;
@@ -641,13 +645,15 @@ seed_read(seed_import_t *im, seed_block_t *b, seed_block_t *prev)
     carry = (prev != NULL) ? prev->in_read - prev->in_len : 0;
     want = carry + im->block_size;
 
+    b->in_len = 0;
+
     if (b->in_size < want) {
         free(b->in);
         b->in_size = 0;
 
         b->in = malloc(want);
         if (b->in == NULL) {
-            return ENOMEM;
+            goto nomem;
         }
 
         b->in_size = want;
@@ -661,6 +667,7 @@ seed_read(seed_import_t *im, seed_block_t *b, seed_block_t *prev)
     from = carry;
 
     for ( ;; ) {
+        errno = 0;
         n = fread(b->in + b->in_read, 1, want - b->in_read, im->in);
         b->in_read += n;
 
@@ -672,14 +679,14 @@ seed_read(seed_import_t *im, seed_block_t *b, seed_block_t *prev)
             im->eof = 1;
             b->in_len = b->in_read;
 
-            return MDB_SUCCESS;
+            return;
         }
 
         nl = memrchr(b->in + from, '\n', b->in_read - from);
 
         if (nl != NULL) {
             b->in_len = nl + 1 - b->in;
-            return MDB_SUCCESS;
+            return;
         }
 
         /* a line longer than a block */
@@ -690,13 +697,18 @@ seed_read(seed_import_t *im, seed_block_t *b, seed_block_t *prev)
         if (b->in_size < want) {
             p = realloc(b->in, want);
             if (p == NULL) {
-                return ENOMEM;
+                goto nomem;
             }
 
             b->in = p;
             b->in_size = want;
         }
     }
+
+nomem:
+
+    im->eof = 1;
+    im->read_rc = ENOMEM;
 }
 
 
@@ -999,8 +1011,8 @@ seed_import(seed_t *s, FILE *in, const char *file)
         while (!im->eof && im->filled - im->stored < SEED_BLOCKS) {
             b = &im->blocks[im->filled % SEED_BLOCKS];
 
-            rc = seed_read(im, b, prev);
-            if (rc != MDB_SUCCESS || b->in_len == 0) {
+            seed_read(im, b, prev);
+            if (b->in_len == 0) {
                 break;
             }
 
@@ -1014,7 +1026,7 @@ seed_import(seed_t *s, FILE *in, const char *file)
             pthread_mutex_unlock(&im->lock);
         }
 
-        if (rc != MDB_SUCCESS || im->stored == im->filled) {
+        if (im->stored == im->filled) {
             break;
         }
 
@@ -1032,6 +1044,17 @@ seed_import(seed_t *s, FILE *in, const char *file)
         im->stored++;
     }
 
+    /* what ended the input, once the blocks before it are stored */
+
+    if (rc == MDB_SUCCESS && im->read_rc != MDB_SUCCESS) {
+        rc = im->read_rc;
+
+    } else if (rc == MDB_SUCCESS && im->read_errno != 0) {
+        fprintf(stderr, "%s: %s: read error: %s\n", progname, file,
+                strerror(im->read_errno));
+        rc = -1;
+    }
+
     if (rc == MDB_SUCCESS && s->nrecs > 0) {
         rc = seed_flush(s);
     }
@@ -1047,12 +1070,7 @@ seed_import(seed_t *s, FILE *in, const char *file)
 
     json_set_alloc_funcs(malloc, free);
 
-    if (rc == MDB_SUCCESS && im->read_errno != 0) {
-        fprintf(stderr, "%s: %s: read error: %s\n", progname, file,
-                strerror(im->read_errno));
-        rc = -1;
-
-    } else if (rc == MDB_SUCCESS && s->done == 0) {
+    if (rc == MDB_SUCCESS && s->done == 0) {
         fprintf(stderr, "%s: %s: no accounts in the input\n", progname,
                 file);
     }
