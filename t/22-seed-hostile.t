@@ -30,7 +30,8 @@ AccountTest::seed($db, '--count', 10);
 my $base = dump_db($db);
 
 # refused($title, $input, $line, $reason): exit 65, "file:line[:col]:
-# reason", "nothing was written", and the database as it was
+# reason", "nothing was written", and the database as it was; returns what
+# account-seed printed on stderr
 sub refused {
     my ($title, $text, $line, $reason) = @_;
     my $file = write_file($text);
@@ -42,6 +43,7 @@ sub refused {
     like($err, qr/nothing was written to \Q$db\E/,
          "$title: the message says nothing was written");
     is_deeply(dump_db($db), $base, "$title: nothing was committed");
+    return $err;
 }
 
 # imported($title, $input, { id => document }): exit 0, those documents
@@ -209,5 +211,177 @@ refused('a Latin-1 byte in an id', qq({"id":"caf\xe9","name":"A"}\n), 1, '');
 
 imported('a good import after the refused ones', $ok,
          { 'ok-1' => '{"id":"ok-1","name":"One"}' });
+
+# inputs of several blocks: account-seed reads whole lines 1 MiB at a time
+# (SEED_BLOCK_SIZE), parses the blocks on every CPU and stores them in the
+# order of the file; each input below is 2 to 4 blocks long, and goes to a
+# database of ten accounts of its own
+
+my $dbs = 0;
+
+sub fresh_db {
+    $db = "$tmp/blocks" . $dbs++ . ".mdb";
+    AccountTest::seed($db, '--count', 10);
+    $base = dump_db($db);
+}
+
+# line($prefix, $i): a good line of about 40 bytes, id "$prefix-$i"
+sub line {
+    my ($prefix, $i) = @_;
+    return qq({"id":"$prefix-$i","name":"Person_$i"});
+}
+
+# lines($prefix, $from, $to): those lines, "$prefix-$from" to "$prefix-$to"
+sub lines {
+    my ($prefix, $from, $to) = @_;
+    return join '', map { line($prefix, $_) . "\n" } $from .. $to;
+}
+
+# lines in about 1 MiB
+my $mib = 27000;
+
+fresh_db();
+imported('a duplicate id in two blocks: the later line wins',
+         qq({"id":"dup-b","name":"first"}\n) . lines('db', 1, 2 * $mib)
+         . qq({"id":"dup-b","name":"last"}\n)
+         . lines('db', 2 * $mib + 1, 3 * $mib),
+         { 'dup-b' => '{"id":"dup-b","name":"last"}',
+           map { ("db-$_" => line('db', $_)) } 1, $mib, 3 * $mib });
+is(scalar keys %$base, 10 + 3 * $mib + 1,
+   'a duplicate id in two blocks: every other line is stored once');
+
+fresh_db();
+refused('a bad line in the third block, the first two good',
+        lines('bad3', 1, 2 * $mib + 500) . qq({"id":"bad3-x","name":}\n)
+        . lines('bad3', 2 * $mib + 502, 3 * $mib),
+        2 * $mib + 501, '');
+
+{
+    fresh_db();
+    my $err = refused('bad lines in the second and the fourth block: the '
+                      . 'first is reported',
+                      lines('two', 1, $mib + 100)
+                      . qq({"id":"two/1","name":"A"}\n)
+                      . lines('two', $mib + 102, 3 * $mib)
+                      . qq({"name":"no id"}\n)
+                      . lines('two', 3 * $mib + 2, 3 * $mib + 10),
+                      $mib + 101, 'contains a slash');
+    my @bad = $err =~ /^account-seed: .*:\d+(?::\d+)?: /mg;
+    is(scalar @bad, 1, 'bad lines in two blocks: only the first is reported')
+        or diag($err);
+}
+
+fresh_db();
+refused('a bad last line of the last block, without a newline',
+        lines('badnl', 1, 2 * $mib) . qq({"id":"badnl-x"),
+        2 * $mib + 1, '');
+
+{
+    fresh_db();
+    my $pad = 1024 * 1024 - length(qq({"id":"long-1","name":""}));
+    my $long = qq({"id":"long-1","name":"${\ ('n' x $pad)}"});
+
+    imported('lines longer than a block, between short ones',
+             lines('long', 2, 1000) . "$long\n" . lines('long', 1001, 2000)
+             . qq({"id":"long-0","name":"blanks"}) . (' ' x (2 * 1024 * 1024))
+             . "\n" . lines('long', 2001, 3000),
+             { 'long-1' => $long,
+               'long-0' => '{"id":"long-0","name":"blanks"}',
+               map { ("long-$_" => line('long', $_)) } 1000, 1001, 3000 });
+}
+
+fresh_db();
+imported('several blocks, no newline after the last line',
+         lines('nonl', 1, 2 * $mib) . qq({"id":"nonl-end","name":"End"}),
+         { 'nonl-end' => '{"id":"nonl-end","name":"End"}',
+           'nonl-1' => line('nonl', 1) });
+
+fresh_db();
+imported('several blocks of CRLF lines and blank lines',
+         join('', map { line('crlf', $_) . "\r\n\r\n" } 1 .. 2 * $mib),
+         { map { ("crlf-$_" => line('crlf', $_)) } 1, $mib, 2 * $mib });
+
+{
+    # the first line is a block of its own: the second opens the next block
+    fresh_db();
+    my $pad = 1024 * 1024 - 1 - length(qq({"id":"bom-b1","name":""}));
+    refused('a UTF-8 BOM opening the second block, not the file',
+            qq({"id":"bom-b1","name":"${\ ('n' x $pad)}"}\n)
+            . qq(\xef\xbb\xbf{"id":"bom-b2","name":"A"}\n)
+            . lines('bom', 1, 10),
+            2, '');
+}
+
+{
+    fresh_db();
+    my $file = write_file(lines('pipe', 1, 3 * $mib));
+    my $out = `cat $file | $seed --db $db --from - 2>&1`;
+    is($?, 0, 'several blocks through a pipe: exit status 0') or diag($out);
+    is($out, 'Imported ' . 3 * $mib . " accounts from (stdin)\n",
+       'several blocks through a pipe: all are imported');
+    is(dump_db($db)->{'pipe-' . 3 * $mib}, line('pipe', 3 * $mib),
+       'several blocks through a pipe: the last line is stored');
+}
+
+{
+    # floats that jansson renders in 23 bytes each, given in 6: the map
+    # estimated from the file's size is too small, and the import starts
+    # again with one twice as large, reading the file from the start
+    my $x = join ',', ('1e300') x 200;
+    my $text = join '', map { qq({"id":"float-$_","name":"F","x":[$x]}\n) }
+                            1 .. 5000;
+    my $fresh = "$tmp/float.mdb";
+    my $file = write_file($text);
+    my ($st, $out, $err) = run_seed('--db', $fresh, '--from', $file);
+    is($st, 0, 'an import that outgrows its first map: exit status 0')
+        or diag($err);
+    my $kv = dump_db($fresh);
+    is(scalar keys %$kv, 5000,
+       'an import that outgrows its first map: every account is stored');
+    like($kv->{'float-5000'},
+         qr/^\{"id":"float-5000","name":"F","x":\[1\.0+1e300,/,
+         'an import that outgrows its first map: the last one whole');
+    my ($map) = `mdb_stat -n -e $fresh` =~ /Map size: (\d+)/;
+    cmp_ok($map, '>=', 2 * (2 * length($text) + 16 * 1024 * 1024),
+           'an import that outgrows its first map: the map was doubled');
+}
+
+{
+    # a chunk is 1,048,576 accounts, sorted and stored together; the next
+    # chunk begins inside a block, with a duplicate id on either side of it
+    my $n = 1024 * 1024;
+    my $big = "$tmp/chunks.jsonl";
+    open my $fh, '>', $big or die $!;
+    for my $i (1 .. $n + 5000) {
+        my $id = ($i == 10 || $i == $n + 100) ? 'split-dup' : "c-$i";
+        print $fh qq({"id":"$id","name":"N$i"}\n);
+    }
+    close $fh;
+
+    my $fresh = "$tmp/chunks.mdb";
+    my ($st, $out, $err) = run_seed('--db', $fresh, '--from', $big,
+                                    '--quiet');
+    is($st, 0, 'an import of two chunks: exit status 0') or diag($err);
+    my ($entries) = `mdb_stat -n $fresh` =~ /Entries: (\d+)/;
+    is($entries, $n + 5000 - 1, 'an import of two chunks: every id once');
+
+    my %want = (map { ("c-$_" => qq({"id":"c-$_","name":"N$_"})) }
+                    1, $n - 1, $n, $n + 1, $n + 5000);
+    $want{'split-dup'} = qq({"id":"split-dup","name":"N${\ ($n + 100)}"});
+    my %got;
+    open my $dump, '-|', 'mdb_dump', '-p', '-n', $fresh or die $!;
+    while (my $k = <$dump>) {
+        next unless $k =~ /^ /;
+        my $v = <$dump>;
+        chomp($k, $v);
+        $k =~ s/^ //;
+        $v =~ s/^ //;
+        $got{$k} = $v if exists $want{$k};
+    }
+    close $dump;
+    is_deeply(\%got, \%want,
+              'an import of two chunks: the later duplicate wins, the '
+              . 'accounts at the boundary are whole');
+}
 
 done_testing();
