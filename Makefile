@@ -129,6 +129,7 @@ clean:
 #   make test-valgrind the Test::Nginx specs with nginx under memcheck
 #   make test-hup      the Test::Nginx specs, reloading with HUP between blocks
 #   make test-faults   the fault tests under wrk load (t/3x-*.t)
+#   make test-threads  account-seed's parsing threads under helgrind and drd
 #   make fuzz          each libFuzzer harness for FUZZ_TIME seconds (60)
 #   make fuzz-replay   every corpus and regression input once (CI)
 #
@@ -149,7 +150,8 @@ FUZZ_FLAGS   := -g -O1 -pthread -fsanitize=fuzzer,address,undefined \
                 -fno-sanitize-recover=undefined -Istore
 FUZZERS      := account_id account_line account_import
 
-.PHONY: asan test-asan test-valgrind test-hup test-faults fuzz-build fuzz \
+.PHONY: asan test-asan test-valgrind test-hup test-faults test-threads \
+        fuzz-build fuzz \
         fuzz-replay fuzz-merge
 
 asan:
@@ -198,6 +200,27 @@ test-hup: test-deps all
 test-faults: test-deps all
 	ACCOUNT_BUILD=$(abspath $(BUILD)) TEST_NGINX_BINARY=$(NGINX) \
 	    prove -v $(PROVE_FLAGS) $(FAULTS)
+
+# account-seed's parsing threads under helgrind and drd: an import of several
+# blocks, and one that stops at a bad line in its third block
+THREADS_LINES ?= 100000
+test-threads: test-deps all
+	rm -rf $(REL_TMP)/threads && mkdir -p $(REL_TMP)/threads
+	awk -v n=$(THREADS_LINES) 'BEGIN { for (i = 0; i < n; i++) \
+	    printf "{\"id\":\"%d\",\"name\":\"Person_%d\"}\n", 10000 + i, i }' \
+	    > $(REL_TMP)/threads/good.jsonl
+	awk 'NR == 60000 { print "{\"id\":1}"; next } { print }' \
+	    $(REL_TMP)/threads/good.jsonl > $(REL_TMP)/threads/bad.jsonl
+	for tool in helgrind drd; do \
+	    valgrind -q --tool=$$tool --error-exitcode=99 $(SEED) --quiet \
+	        --db $(REL_TMP)/threads/$$tool.mdb \
+	        --from $(REL_TMP)/threads/good.jsonl || exit 1; \
+	    valgrind -q --tool=$$tool --error-exitcode=99 $(SEED) --quiet \
+	        --db $(REL_TMP)/threads/$$tool.mdb \
+	        --from $(REL_TMP)/threads/bad.jsonl; \
+	    [ $$? = 65 ] || exit 1; \
+	done
+	@echo "helgrind and drd: no report"
 
 $(FUZZ_BUILD)/fuzz_account_id: fuzz/fuzz_account_id.c $(STORE_SRCS)
 	@mkdir -p $(FUZZ_BUILD)

@@ -74,6 +74,7 @@ static ngx_int_t ngx_http_account_send_error(ngx_http_request_t *r,
     u_char *value, size_t value_len);
 static ngx_int_t ngx_http_account_not_allowed(ngx_http_request_t *r);
 
+static ngx_int_t ngx_http_account_keep_init(ngx_cycle_t *cycle);
 static ngx_int_t ngx_http_account_keep_handler(ngx_http_request_t *r);
 static void ngx_http_account_keep(ngx_event_t *ev);
 static void ngx_http_account_drain(ngx_event_t *ev);
@@ -184,13 +185,14 @@ static volatile sig_atomic_t          ngx_http_account_fault_armed;
 /* per worker, with account_keepalive_drain: see ngx_http_account_keep() */
 static ngx_msec_t                     ngx_http_account_drain_time;
 static ngx_array_t                   *ngx_http_account_kept;
+static volatile ngx_cycle_t          *ngx_http_account_kept_cycle;
 static ngx_event_t                    ngx_http_account_keep_event;
 static ngx_event_t                    ngx_http_account_drain_event;
 static ngx_event_handler_pt           ngx_http_account_idle_handler;
 static ngx_uint_t                     ngx_http_account_draining;
 
 /* the events' data: nginx's debug lines read ((ngx_connection_t *) data)->fd */
-static ngx_connection_t               ngx_http_account_dumb;
+static ngx_connection_t               ngx_http_account_dummy;
 
 
 static ngx_int_t
@@ -593,6 +595,45 @@ ngx_http_account_not_allowed(ngx_http_request_t *r)
  * before the worker looks at a shutdown command, clears the flag.
  */
 
+/*
+ * The keep-alive state of a worker, for its cycle: set up by init_process,
+ * and again by the first request of a new cycle, which a process without a
+ * master (master_process off) gets from a reload, without an init_process.
+ */
+
+static ngx_int_t
+ngx_http_account_keep_init(ngx_cycle_t *cycle)
+{
+    ngx_array_t                   *kept;
+    ngx_http_account_main_conf_t  *amcf;
+
+    amcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_account_module);
+
+    kept = ngx_array_create(cycle->pool, NGX_HTTP_ACCOUNT_KEPT_INIT,
+                            sizeof(ngx_http_account_kept_t));
+    if (kept == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_http_account_kept = kept;
+    ngx_http_account_kept_cycle = cycle;
+    ngx_http_account_drain_time = amcf->keepalive_drain;
+
+    ngx_http_account_dummy.fd = (ngx_socket_t) -1;
+
+    ngx_http_account_keep_event.handler = ngx_http_account_keep;
+    ngx_http_account_keep_event.data = &ngx_http_account_dummy;
+    ngx_http_account_keep_event.log = cycle->log;
+
+    ngx_http_account_drain_event.handler = ngx_http_account_drain;
+    ngx_http_account_drain_event.data = &ngx_http_account_dummy;
+    ngx_http_account_drain_event.log = cycle->log;
+    ngx_http_account_drain_event.cancelable = 1;
+
+    return NGX_OK;
+}
+
+
 static ngx_int_t
 ngx_http_account_keep_handler(ngx_http_request_t *r)
 {
@@ -603,9 +644,12 @@ ngx_http_account_keep_handler(ngx_http_request_t *r)
      * connections became idle ones is seen in ngx_http_account_keep()
      */
 
-    if (ngx_exiting
-        || r->http_version > NGX_HTTP_VERSION_11
-        || ngx_http_account_kept == NULL)
+    if (ngx_exiting || r->http_version > NGX_HTTP_VERSION_11) {
+        return NGX_OK;
+    }
+
+    if (ngx_http_account_kept_cycle != ngx_cycle
+        && ngx_http_account_keep_init((ngx_cycle_t *) ngx_cycle) != NGX_OK)
     {
         return NGX_OK;
     }
@@ -1271,26 +1315,10 @@ ngx_http_account_init_process(ngx_cycle_t *cycle)
         return NGX_OK;
     }
 
-    if (amcf->keepalive_drain) {
-        ngx_http_account_kept = ngx_array_create(cycle->pool,
-                                        NGX_HTTP_ACCOUNT_KEPT_INIT,
-                                        sizeof(ngx_http_account_kept_t));
-        if (ngx_http_account_kept == NULL) {
-            return NGX_ERROR;
-        }
-
-        ngx_http_account_drain_time = amcf->keepalive_drain;
-
-        ngx_http_account_dumb.fd = (ngx_socket_t) -1;
-
-        ngx_http_account_keep_event.handler = ngx_http_account_keep;
-        ngx_http_account_keep_event.data = &ngx_http_account_dumb;
-        ngx_http_account_keep_event.log = cycle->log;
-
-        ngx_http_account_drain_event.handler = ngx_http_account_drain;
-        ngx_http_account_drain_event.data = &ngx_http_account_dumb;
-        ngx_http_account_drain_event.log = cycle->log;
-        ngx_http_account_drain_event.cancelable = 1;
+    if (amcf->keepalive_drain
+        && ngx_http_account_keep_init(cycle) != NGX_OK)
+    {
+        return NGX_ERROR;
     }
 
     if (amcf->dbs.nelts == 0) {

@@ -81,6 +81,7 @@ typedef struct {
 /* parsing threads: one a CPU, up to this many */
 #define SEED_WORKERS_MAX    4
 
+/* a parsing thread's arena for jansson: a line's values, and more */
 #define SEED_ARENA_SIZE     (256 * 1024)
 
 
@@ -270,11 +271,13 @@ seed_arena_alloc(size_t size)
 }
 
 
+/* what was handed out goes back; the rest has been poisoned all along */
+
 static void
 seed_arena_reset(void)
 {
+    seed_arena_poison(seed_arena->data, seed_arena->used);
     seed_arena->used = 0;
-    seed_arena_poison(seed_arena->data, SEED_ARENA_SIZE);
 }
 
 
@@ -374,9 +377,9 @@ seed_put(seed_t *s, json_t *doc, const char *id, size_t id_len)
  * An import keeps its accounts, rendered, and stores them a chunk at a time
  * in key order: as fast as a sorted input, whatever the order of the file.
  * Equal keys keep the order of the file, so the last line wins.
+ *
+ * This adds n accounts of a parsed block, from its first, to the chunk.
  */
-
-/* adds n accounts of a parsed block, from its first, to the chunk */
 
 static int
 seed_stash(seed_t *s, seed_block_t *b, size_t first, size_t n)
@@ -647,16 +650,18 @@ seed_read(seed_import_t *im, seed_block_t *b, seed_block_t *prev)
 
     b->in_len = 0;
 
+    /* with room for the lines that the next blocks carry over */
+
     if (b->in_size < want) {
         free(b->in);
         b->in_size = 0;
 
-        b->in = malloc(want);
+        b->in = malloc(want + im->block_size / 4);
         if (b->in == NULL) {
             goto nomem;
         }
 
-        b->in_size = want;
+        b->in_size = want + im->block_size / 4;
     }
 
     if (carry > 0) {
@@ -672,12 +677,17 @@ seed_read(seed_import_t *im, seed_block_t *b, seed_block_t *prev)
         b->in_read += n;
 
         if (b->in_read < want) {
-            if (ferror(im->in)) {
-                im->read_errno = errno ? errno : EIO;
-            }
-
             im->eof = 1;
             b->in_len = b->in_read;
+
+            if (ferror(im->in)) {
+                im->read_errno = errno ? errno : EIO;
+
+                /* a line the error cut short is not one: the error is */
+
+                nl = memrchr(b->in, '\n', b->in_read);
+                b->in_len = (nl != NULL) ? (size_t) (nl + 1 - b->in) : 0;
+            }
 
             return;
         }
@@ -837,6 +847,8 @@ seed_work(void *data)
     w = data;
     im = w->import;
     seed_arena = &w->arena;
+    seed_arena->used = 0;
+    seed_arena_poison(seed_arena->data, SEED_ARENA_SIZE);
 
     pthread_mutex_lock(&im->lock);
 
@@ -1047,6 +1059,8 @@ seed_import(seed_t *s, FILE *in, const char *file)
     /* what ended the input, once the blocks before it are stored */
 
     if (rc == MDB_SUCCESS && im->read_rc != MDB_SUCCESS) {
+        fprintf(stderr, "%s: %s:%zu: the line does not fit in memory: %s\n",
+                progname, file, lineno + 1, strerror(im->read_rc));
         rc = im->read_rc;
 
     } else if (rc == MDB_SUCCESS && im->read_errno != 0) {

@@ -5,8 +5,8 @@
 # for each request.  The keep-alive load is the one that needs the shipped
 # account_keepalive_drain: without it, an exiting worker closes its idle
 # keep-alive connections at once, and a request the client had just sent on
-# one is lost (one read error per connection per exiting worker generation,
-# 192 here; t/38 shows the mechanism).
+# one is lost (one read error per connection per exiting worker generation:
+# 192 in a run with the drain off; t/38 shows the mechanism).
 
 use strict;
 use warnings;
