@@ -12,6 +12,10 @@
 #                                SMALL accounts (and at LARGE when its
 #                                database is cached); track it on every change
 #   scripts/bench.sh --seeding   about a minute: account-seed's speed only
+#   scripts/bench.sh --scale     about three minutes: the module at SMALL
+#                                and at LARGE accounts in back-to-back pairs
+#                                of runs only (the LARGE database is seeded
+#                                first if it is not cached)
 #
 # The variants, each its own nginx with one worker pinned to SERVER_CPU,
 # loaded by wrk (one thread, random ids over the seeded set) on CLIENT_CPU,
@@ -23,7 +27,8 @@
 #   module   this repository's account_lookup on an account-seed database
 #
 # Then: req/s against concurrent connections (the plot), a constant-rate
-# run, user-space instructions per request under callgrind, worker memory,
+# run, the module at SMALL and at LARGE accounts in back-to-back pairs of
+# runs, user-space instructions per request under callgrind, worker memory,
 # and the seeding tool's speed.  The targets are checked at the end.
 #
 # The environment sets the knobs (defaults in brackets):
@@ -34,6 +39,8 @@
 #   STATIC_LARGE [1000000]  files at the second size (see docs/BENCHMARKS.md)
 #   SWEEP ["1 10 50 200 1000"]  connections for the plot, SWEEP_DURATION [5]
 #   RATE [1000]    req/s of the constant-rate run, RATE_DURATION [10]
+#   SCALE_PAIRS [8]  pairs of back-to-back runs of the module at SMALL and
+#                  at LARGE, SCALE_DURATION [5] seconds each
 #   CALLGRIND_REQUESTS [2000]  requests counted, after CALLGRIND_WARMUP [200]
 #   TIME_SEED [1]  time the seeding of LARGE accounts (0: reuse the cache)
 #   SERVER_CPU [0], CLIENT_CPU [1]
@@ -60,6 +67,7 @@ HERE=$ROOT/scripts/bench
 # the knobs this run was given, for the record
 KNOBS=$(for v in DURATION RUNS WARMUP CONNS SMALL LARGE STATIC_LARGE SWEEP \
                  SWEEP_DURATION RATE RATE_DURATION RATE_CONNS \
+                 SCALE_PAIRS SCALE_DURATION \
                  CALLGRIND_REQUESTS CALLGRIND_WARMUP IMPORT_LINES TIME_SEED \
                  SERVER_CPU CLIENT_CPU NICE PORT BUILD NGINX BENCH_DATA; do
             if [ -n "${!v+set}" ]; then printf "%s='%s' " "$v" "${!v}"; fi
@@ -78,6 +86,9 @@ SWEEP_DURATION=${SWEEP_DURATION:-5}
 RATE=${RATE:-1000}
 RATE_DURATION=${RATE_DURATION:-10}
 RATE_CONNS=${RATE_CONNS:-10}
+SCALE_PAIRS=${SCALE_PAIRS:-8}
+[ "$SCALE_PAIRS" -ge 1 ] 2>/dev/null || { echo "$0: SCALE_PAIRS must be 1 or more" >&2; exit 64; }
+SCALE_DURATION=${SCALE_DURATION:-5}
 CALLGRIND_REQUESTS=${CALLGRIND_REQUESTS:-2000}
 CALLGRIND_WARMUP=${CALLGRIND_WARMUP:-200}
 IMPORT_LINES=${IMPORT_LINES:-1000000}
@@ -109,8 +120,9 @@ case ${1:-} in
 --publish)  mode=publish ;;
 --instructions) mode=instructions ;;
 --seeding)  mode=seeding ;;
+--scale)    mode=scale ;;
 -h|--help)  sed -n '2,/^$/s/^# \{0,1\}//p' "$0"; exit 0 ;;
-*)          echo "usage: $0 [--smoke | --publish | --instructions | --seeding | --help]" >&2; exit 64 ;;
+*)          echo "usage: $0 [--smoke | --publish | --instructions | --seeding | --scale | --help]" >&2; exit 64 ;;
 esac
 
 
@@ -558,13 +570,37 @@ sweep() {
 }
 
 
+# scale: the module at SMALL and at LARGE accounts in SCALE_PAIRS pairs of
+# runs back to back, the order swapped from one pair to the next (AB BA AB
+# ...): what the larger database costs, read from runs a few seconds apart
+# (in measure(), other variants run between the two), with a steady drift
+# of the machine's speed cancelled by the swapped order
+scale() {
+    local pair name line
+
+    for name in "module-$SMALL" "module-$LARGE"; do
+        say "bench: scale: warming up $name"
+        load "$name" random.lua "$WARMUP" "$CONNS" 99 > /dev/null
+    done
+
+    for ((pair = 1; pair <= SCALE_PAIRS; pair++)); do
+        for name in $(rotate "$((pair + 1))" "module-$SMALL" "module-$LARGE")
+        do
+            line=$(load "$name" random.lua "$SCALE_DURATION" "$CONNS" "$pair")
+            say "bench: scale: pair $pair: $name: $line"
+            record scale "$LARGE" "$name" "$pair" "$line"
+        done
+    done
+}
+
+
 # --- callgrind ----------------------------------------------------------
 
 # callgrind NAME VARIANT COUNT: user-space instructions per request of one
 # nginx process (no master) under callgrind, counted over a fixed sequence
 # of keep-alive requests after a warm-up
 callgrind() {
-    local name=$1 variant=$2 count=$3 port=$((PORT + 9)) pid dir ir i
+    local name=$1 variant=$2 count=$3 port=$((PORT + 9)) pid dir ir lmdb i
     local body=()
 
     dir=$WORK/$name
@@ -606,12 +642,19 @@ callgrind() {
     ir=$(awk '/^(summary|totals):/ { print $2; exit }' \
              "$dir/callgrind.out.1")
 
+    # of which LMDB: its three calls per request, with all they call
+    lmdb=$(callgrind_annotate --inclusive=yes --threshold=100 \
+               "$dir/callgrind.out.1" 2>/dev/null \
+           | awk '!/=>/ && /:mdb_(get|txn_renew|txn_reset) / {
+                      gsub(",", "", $1); s += $1 }
+                  END { print s + 0 }')
+
     stop "$name"
 
     mkdir -p "$BENCH_DATA/callgrind"
     cp "$dir/callgrind.out.1" "$BENCH_DATA/callgrind/$variant-$count.out"
     echo "callgrind $count $variant 1 $((ir / CALLGRIND_REQUESTS))" \
-         >> "$RESULTS"
+         "$((lmdb / CALLGRIND_REQUESTS))" >> "$RESULTS"
     say "bench: callgrind: $name: $((ir / CALLGRIND_REQUESTS)) instructions" \
         "per request"
 }
@@ -783,18 +826,42 @@ rate_table() {
     done < <(awk '$1 == "rate" { print $2, $3 }' "$RESULTS")
 }
 
+scale_table() {
+    local pair
+
+    echo "| pair | module at $SMALL, req/s | module at $LARGE, req/s | ratio |"
+    echo "| ---: | ---: | ---: | ---: |"
+
+    for ((pair = 1; pair <= SCALE_PAIRS; pair++)); do
+        awk -v p="$pair" -v a="module-$SMALL" -v b="module-$LARGE" '
+            $1 == "scale" && $4 == p && $3 == a { x = $5 }
+            $1 == "scale" && $4 == p && $3 == b { y = $5 }
+            END { if (x > 0 && y > 0)
+                      printf "| %d | %.0f | %.0f | %.2f |\n", p, x, y, y / x }' \
+            "$RESULTS"
+    done
+
+    echo "| median | $(num scale "$LARGE" "module-$SMALL" 5)" \
+         "| $(num scale "$LARGE" "module-$LARGE" 5)" \
+         "| $(paired scale "$LARGE" "module-$LARGE" "module-$SMALL" 5 \
+              | cut -d' ' -f1) |"
+}
+
 callgrind_table() {
     local ceil
 
     ceil=$(cg "$SMALL" ceiling)
 
-    echo "| variant | accounts | instructions/request | × ceiling |"
-    echo "| --- | ---: | ---: | ---: |"
+    echo "| variant | accounts | instructions/request | × ceiling" \
+         "| of which in LMDB |"
+    echo "| --- | ---: | ---: | ---: | ---: |"
 
-    awk '$1 == "callgrind" { print $3, $2, $5 }' "$RESULTS" \
-    | while read -r variant count instr; do
+    awk '$1 == "callgrind" { print $3, $2, $5, $6 }' "$RESULTS" \
+    | while read -r variant count instr lmdb; do
         [ "$variant" = floor ] && variant="floor: empty_gif, for reference"
-        echo "| $variant | $count | $instr | $(ratio "$instr" "$ceil") |"
+        [ "${lmdb:-0}" = 0 ] && lmdb=-
+        echo "| $variant | $count | $instr | $(ratio "$instr" "$ceil")" \
+             "| $lmdb |"
     done
 }
 
@@ -851,14 +918,16 @@ le() {
     awk -v a="$1" -v b="$2" 'BEGIN { print (a != "-" && b != "-" && a + 0 <= b + 0) ? 1 : 0 }'
 }
 
-# both TEXT ge|le BOUND SIZE NAME-A NAME-B COLUMN: a target on A / B, read
-# within each run and from the medians; met when both readings meet it
+# both TEXT ge|le BOUND KIND SIZE NAME-A NAME-B COLUMN: a target on A / B,
+# read within each run (or pair) and from the medians; met when both
+# readings meet it
 both() {
-    local text=$1 op=$2 bound=$3 p m g
-    shift 3
+    local text=$1 op=$2 bound=$3 kind=$4 p m g
+    shift 4
 
-    p=$(paired main "$@")
-    m=$(ratio "$(median main "$1" "$2" "$4")" "$(median main "$1" "$3" "$4")")
+    p=$(paired "$kind" "$@")
+    m=$(ratio "$(median "$kind" "$1" "$2" "$4")" \
+              "$(median "$kind" "$1" "$3" "$4")")
 
     if [ "$op" = ge ]; then
         g=$(( $(le "$bound" "${p%% *}") && $(le "$bound" "$m") ))
@@ -866,11 +935,31 @@ both() {
         g=$(( $(le "${p%% *}" "$bound") && $(le "$m" "$bound") ))
     fi
 
-    target "$text" "${p%% *} × within runs ${p#* }; $m × of the medians" "$g"
+    target "$text" "${p%% *} × within $( [ "$kind" = scale ] && echo pairs \
+        || echo runs) ${p#* }; $m × of the medians" "$g"
+}
+
+# the module at LARGE against the module at SMALL: the target is read from
+# the back-to-back pairs; the same two in the throughput runs, where other
+# variants run between them, are shown for information
+scale_target() {
+    local p m
+
+    both "req/s at $LARGE ≥ 0.90 × at $SMALL accounts ($SCALE_PAIRS back-to-back pairs, order swapped)" \
+         ge 0.90 scale "$LARGE" "module-$LARGE" "module-$SMALL" 5
+
+    p=$(paired main "$LARGE" "module-$LARGE" "module-$SMALL" 5)
+    m=$(ratio "$(median main "$LARGE" "module-$LARGE" 5)" \
+              "$(median main "$LARGE" "module-$SMALL" 5)")
+
+    if [ "$p" != - ]; then
+        echo "| for information: the same in the throughput runs above" \
+             "| ${p%% *} × within runs ${p#* }; $m × of the medians | - |"
+    fi
 }
 
 targets() {
-    local r c m ml lua st p g i d
+    local r c m ml lua st p g i d l
 
     echo "| target | measured | |"
     echo "| --- | --- | --- |"
@@ -878,18 +967,21 @@ targets() {
     c=$(cg "$SMALL" ceiling)
     m=$(cg "$SMALL" module)
     r=$(ratio "${m:--}" "${c:--}")
+    l=$(awk -v s="$SMALL" '$1 == "callgrind" && $2 == s && $3 == "module" {
+            print $6 }' "$RESULTS")
     target "instructions/request ≤ 1.10 × ceiling ($SMALL accounts)" \
-           "$m / $c = $r ×" "$(le "$r" 1.10)"
+           "$m / $c = $r × (LMDB's calls alone: ${l:--}; 1.10 × leaves $(
+            awk -v c="${c:-0}" 'BEGIN { printf "%d", c * 0.10 }') over the ceiling)" \
+           "$(le "$r" 1.10)"
 
     # both ways of reading the runs must meet these: the median of the
     # ratios within each run (see paired()), and the ratio of the medians
 
-    both "req/s ≥ 0.95 × ceiling ($SMALL accounts)" ge 0.95 \
+    both "req/s ≥ 0.95 × ceiling ($SMALL accounts)" ge 0.95 main \
          "$SMALL" "module-$SMALL" "ceiling-$SMALL" 5
-    both "p99 ≤ 1.2 × ceiling's ($SMALL accounts)" le 1.2 \
+    both "p99 ≤ 1.2 × ceiling's ($SMALL accounts)" le 1.2 main \
          "$SMALL" "module-$SMALL" "ceiling-$SMALL" 7
-    both "req/s at $LARGE ≥ 0.90 × at $SMALL accounts (same runs)" ge 0.90 \
-         "$LARGE" "module-$LARGE" "module-$SMALL" 5
+    scale_target
 
     for p in "$SMALL $SMALL $SMALL" "$LARGE $LARGE $STATIC_LARGE"; do
         set -- $p
@@ -956,6 +1048,15 @@ the busier of the two CPUs was with other processes just before a run
 (the script waits for at most $QUIET % for up to $QUIET_WAIT s);
 instr/req: callgrind, below.
 
+### The module at $SMALL and at $LARGE accounts, back to back
+
+$(scale_table)
+
+$SCALE_PAIRS pairs of ${SCALE_DURATION} s runs, $CONNS connections, the two
+one right after the other and in the other order in the next pair
+(AB BA AB ...), after ${WARMUP} s of warm-up each.  The ratio of a pair is
+free of the machine's drift but for the seconds between its two runs.
+
 ### req/s against concurrent connections, $SMALL accounts
 
 $(sweep_table)
@@ -974,7 +1075,10 @@ $CALLGRIND_REQUESTS keep-alive requests for random seeded ids on one
 connection, counters dumped (callgrind_control -d); total Ir / requests.
 The floor, nginx's own empty_gif content handler, is not a variant: it shows
 what reaching the content phase costs any handler, which the ceiling's
-"return" (answered in the rewrite phase) does not pay.
+"return" (answered in the rewrite phase) does not pay.  "Of which in LMDB":
+the module's three LMDB calls a request (mdb_txn_renew, mdb_get,
+mdb_txn_reset) with everything they call, from the same dump
+(callgrind_annotate --inclusive=yes).
 
 ### Worker memory (/proc/PID/smaps_rollup)
 
@@ -1151,6 +1255,24 @@ if [ "$mode" = seeding ]; then
     exit 0
 fi
 
+if [ "$mode" = scale ]; then
+    if [ ! -e "$(db_path "$LARGE").done" ]; then
+        say "bench: seeding $LARGE accounts (cached for next time)"
+    fi
+    PHASE=$LARGE
+    start "module-$SMALL" module "$PORT" "$SMALL"
+    start "module-$LARGE" module $((PORT + 1)) "$LARGE"
+    check "module-$SMALL" || die "module-$SMALL answered wrong (see above)"
+    check "module-$LARGE" || die "module-$LARGE answered wrong (see above)"
+    scale
+    scale_table
+    echo
+    echo "| target | measured | |"
+    echo "| --- | --- | --- |"
+    scale_target
+    exit 0
+fi
+
 t0=$(date +%s)
 
 seeding
@@ -1189,6 +1311,7 @@ done
 
 measure "$LARGE" $big
 constant "$LARGE" $big
+scale
 
 for name in $big; do
     stop "$name"
