@@ -100,7 +100,7 @@ bench-publish: all
 	BUILD=$(abspath $(BUILD)) NGINX=$(NGINX) scripts/bench.sh --publish
 
 # quick parts of it: instructions per request (seconds), the seeder (a
-# minute), the module at 100 and at 10,000,000 accounts (three minutes)
+# minute), the module at 100 and at 10,000,000 accounts (five minutes)
 bench-instructions: all
 	@scripts/deps.sh bench
 	BUILD=$(abspath $(BUILD)) NGINX=$(NGINX) scripts/bench.sh --instructions

@@ -12,7 +12,7 @@
 #                                SMALL accounts (and at LARGE when its
 #                                database is cached); track it on every change
 #   scripts/bench.sh --seeding   about a minute: account-seed's speed only
-#   scripts/bench.sh --scale     about three minutes: the module at SMALL
+#   scripts/bench.sh --scale     about five minutes: the module at SMALL
 #                                and at LARGE accounts in back-to-back pairs
 #                                of runs only (the LARGE database is seeded
 #                                first if it is not cached)
@@ -41,7 +41,8 @@
 #   SWEEP ["1 10 50 200 1000"]  connections for the plot, SWEEP_DURATION [5]
 #   RATE [1000]    req/s of the constant-rate run, RATE_DURATION [10]
 #   PAIRS [8]      pairs of back-to-back runs for the targets' ratios,
-#                  PAIR_DURATION [5] seconds each
+#                  PAIR_DURATION [DURATION] seconds each (a p99 needs
+#                  long runs: one stall of the machine shifts a short run's)
 #   CALLGRIND_REQUESTS [2000]  requests counted, after CALLGRIND_WARMUP [200]
 #   TIME_SEED [1]  time the seeding of LARGE accounts (0: reuse the cache)
 #   SERVER_CPU [0], CLIENT_CPU [1]
@@ -89,7 +90,7 @@ RATE_DURATION=${RATE_DURATION:-10}
 RATE_CONNS=${RATE_CONNS:-10}
 PAIRS=${PAIRS:-8}
 [ "$PAIRS" -ge 1 ] 2>/dev/null || { echo "$0: PAIRS must be 1 or more" >&2; exit 64; }
-PAIR_DURATION=${PAIR_DURATION:-5}
+PAIR_DURATION=${PAIR_DURATION:-$DURATION}
 CALLGRIND_REQUESTS=${CALLGRIND_REQUESTS:-2000}
 CALLGRIND_WARMUP=${CALLGRIND_WARMUP:-200}
 IMPORT_LINES=${IMPORT_LINES:-1000000}
