@@ -151,11 +151,14 @@ need taskset "install util-linux"
 need "$LUA_MODULES/ngx_http_lua_module.so" \
      "scripts/deps.sh bench installs libnginx-mod-http-lua"
 
-if [ "$mode" != smoke ]; then
+case $mode in
+full|publish|instructions)
     need valgrind "scripts/deps.sh bench installs it"
     need callgrind_control "scripts/deps.sh bench installs valgrind"
+    need callgrind_annotate "scripts/deps.sh bench installs valgrind"
     need gnuplot "scripts/deps.sh bench installs gnuplot-nox"
-fi
+    ;;
+esac
 
 MODULE=$(realpath "$MODULE")
 SEED=$(realpath "$SEED")
@@ -490,21 +493,22 @@ median() {
 
 # paired KIND SIZE NAME-A NAME-B COLUMN: A / B within each run (the variants
 # of a run follow one another within seconds), then the median of those
-# ratios and, in parentheses, each run's: a drift of the machine's speed
-# between runs cancels out, as it does not in a ratio of two medians
+# ratios and, in parentheses, each run's from lowest to highest: a drift of
+# the machine's speed between runs cancels out, as it does not in a ratio of
+# two medians (rounded to two decimals when printed, not before)
 paired() {
     awk -v k="$1" -v s="$2" -v a="$3" -v b="$4" -v c="$5" '
         $1 == k && $2 == s && $3 == a { va[$4] = $c }
         $1 == k && $2 == s && $3 == b { vb[$4] = $c }
         END { for (r in va) if ((r in vb) && vb[r] > 0)
-                  printf "%.2f\n", va[r] / vb[r] }' "$RESULTS" \
+                  printf "%.6f\n", va[r] / vb[r] }' "$RESULTS" \
     | sort -g | awk '{ v[NR] = $1 }
                      END { if (NR == 0) { print "-"; exit }
                            m = NR % 2 ? v[(NR + 1) / 2] \
                                       : (v[NR / 2] + v[NR / 2 + 1]) / 2
                            printf "%.2f", m
                            for (i = 1; i <= NR; i++)
-                               printf "%s%s", i == 1 ? " (" : ", ", v[i]
+                               printf "%s%.2f", i == 1 ? " (" : ", ", v[i]
                            print ")" }'
 }
 
@@ -644,11 +648,11 @@ callgrind() {
              "$dir/callgrind.out.1")
 
     # of which LMDB: its three calls per request, with all they call
-    lmdb=$(callgrind_annotate --inclusive=yes --threshold=100 \
-               "$dir/callgrind.out.1" 2>/dev/null \
-           | awk '!/=>/ && /:mdb_(get|txn_renew|txn_reset) / {
+    lmdb=$(callgrind_annotate --inclusive=yes --threshold=100 --auto=no \
+               "$dir/callgrind.out.1" 2> "$dir/annotate.log" \
+           | awk '!/=>/ && /:mdb_(get|txn_renew|txn_reset)( |$)/ {
                       gsub(",", "", $1); s += $1 }
-                  END { print s + 0 }')
+                  END { print s + 0 }') || lmdb=0
 
     stop "$name"
 
@@ -839,9 +843,9 @@ pair_table() {
     echo "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
 
     for ((pair = 1; pair <= PAIRS; pair++)); do
-        awk -v k="$kind" -v p="$pair" -v a="$a" -v b="$b" '
-            $1 == k && $4 == p && $3 == a { x = $5; px = $7 }
-            $1 == k && $4 == p && $3 == b { y = $5; py = $7 }
+        awk -v k="$kind" -v s="$size" -v p="$pair" -v a="$a" -v b="$b" '
+            $1 == k && $2 == s && $4 == p && $3 == a { x = $5; px = $7 }
+            $1 == k && $2 == s && $4 == p && $3 == b { y = $5; py = $7 }
             END { if (x > 0 && y > 0 && px > 0)
                       printf "| %d | %.0f | %.0f | %.2f | %.3f | %.3f | %.2f |\n",
                              p, x, y, y / x, px / 1000, py / 1000, py / px }' \
@@ -1124,7 +1128,8 @@ $(targets)
 
 The req/s and p99 targets are read from the back-to-back pairs, two ways,
 and met only when both meet them: the median of the pairs' ratios (each
-pair's in parentheses) and the ratio of the two medians.  The same ratios
+pair's in parentheses, from lowest to highest) and the ratio of the two
+medians.  The same ratios
 in the throughput runs, where other variants run between the two, are
 shown for information.
 MD
