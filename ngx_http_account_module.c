@@ -596,9 +596,9 @@ ngx_http_account_not_allowed(ngx_http_request_t *r)
  */
 
 /*
- * The keep-alive state of a worker, for its cycle: set up by init_process,
- * and again by the first request of a new cycle, which a process without a
- * master (master_process off) gets from a reload, without an init_process.
+ * The keep-alive state of a worker, for its cycle: set up by the first
+ * request of each cycle (a process without a master, master_process off,
+ * gets a new cycle from a reload, without an init_process).
  */
 
 static ngx_int_t
@@ -1313,12 +1313,6 @@ ngx_http_account_init_process(ngx_cycle_t *cycle)
     amcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_account_module);
     if (amcf == NULL) {
         return NGX_OK;
-    }
-
-    if (amcf->keepalive_drain
-        && ngx_http_account_keep_init(cycle) != NGX_OK)
-    {
-        return NGX_ERROR;
     }
 
     if (amcf->dbs.nelts == 0) {

@@ -930,38 +930,33 @@ le() {
     awk -v a="$1" -v b="$2" 'BEGIN { print (a != "-" && b != "-" && a + 0 <= b + 0) ? 1 : 0 }'
 }
 
-# both TEXT ge|le BOUND KIND SIZE NAME-A NAME-B COLUMN: a target on A / B,
-# read within each run (or pair) and from the medians; met when both
-# readings meet it
+# both TEXT ge|le|info BOUND KIND SIZE NAME-A NAME-B COLUMN: a target on
+# A / B, read within each run (or pair) and from the medians, met when both
+# readings meet it; "info" shows the readings only, when there are any
 both() {
-    local text=$1 op=$2 bound=$3 kind=$4 p m g
+    local text=$1 op=$2 bound=$3 kind=$4 p m g reading
     shift 4
 
     p=$(paired "$kind" "$@")
     m=$(ratio "$(median "$kind" "$1" "$2" "$4")" \
               "$(median "$kind" "$1" "$3" "$4")")
+    reading="${p%% *} × within $( [ "$kind" = main ] && echo runs \
+        || echo pairs) ${p#* }; $m × of the medians"
 
-    if [ "$op" = ge ]; then
-        g=$(( $(le "$bound" "${p%% *}") && $(le "$bound" "$m") ))
-    else
-        g=$(( $(le "${p%% *}" "$bound") && $(le "$m" "$bound") ))
-    fi
+    case $op in
+    ge)   g=$(( $(le "$bound" "${p%% *}") && $(le "$bound" "$m") )) ;;
+    le)   g=$(( $(le "${p%% *}" "$bound") && $(le "$m" "$bound") )) ;;
+    info) [ "$p" = - ] || echo "| for information: $text | $reading | - |"
+          return 0 ;;
+    esac
 
-    target "$text" "${p%% *} × within $( [ "$kind" = main ] && echo runs \
-        || echo pairs) ${p#* }; $m × of the medians" "$g"
+    target "$text" "$reading" "$g"
 }
 
 # info TEXT SIZE NAME-A NAME-B COLUMN: A / B in the throughput runs, where
-# other variants run between the two, both ways, for information
+# other variants run between the two
 info() {
-    local p m
-
-    p=$(paired main "$2" "$3" "$4" "$5")
-    m=$(ratio "$(median main "$2" "$3" "$5")" "$(median main "$2" "$4" "$5")")
-
-    [ "$p" = - ] && return 0
-    echo "| for information: $1, in the throughput runs above" \
-         "| ${p%% *} × within runs ${p#* }; $m × of the medians | - |"
+    both "$1, in the throughput runs above" info - main "${@:2}"
 }
 
 # the module at LARGE against the module at SMALL, from their pairs

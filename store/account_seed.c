@@ -656,12 +656,13 @@ seed_read(seed_import_t *im, seed_block_t *b, seed_block_t *prev)
         free(b->in);
         b->in_size = 0;
 
-        b->in = malloc(want + im->block_size / 4);
+        b->in_size = want + im->block_size / 4;
+
+        b->in = malloc(b->in_size);
         if (b->in == NULL) {
+            b->in_size = 0;
             goto nomem;
         }
-
-        b->in_size = want + im->block_size / 4;
     }
 
     if (carry > 0) {
