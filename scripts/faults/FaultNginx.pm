@@ -217,9 +217,21 @@ sub wait_for {
 }
 
 # the wrk script: ids drawn from [ID_MIN, ID_MAX], and counts of the
-# statuses and bodies seen, summed over the threads when wrk is done
+# statuses and bodies seen, summed over the threads when wrk is done; with
+# WRK_HOLD=S, no request is sent before S seconds have passed, so that every
+# connection is open before the load begins (wrk calls delay() before each
+# request only if the script defines it)
 my $wrk_lua = <<'_LUA_';
 local threads = {}
+
+local hold = tonumber(os.getenv("WRK_HOLD") or "")
+if hold then
+    local load_at = os.time() + hold
+    function delay()
+        local left = load_at - os.time()
+        return left > 0 and left * 1000 or 0
+    end
+end
 
 function setup(thread)
     table.insert(threads, thread)
@@ -264,7 +276,9 @@ _LUA_
 
 # wrk_start($n, duration => S, connections => C, threads => T,
 #           ids => [lo, hi] | path => '/health', timeout => S,
-#           close => 1 (a new connection for each request))
+#           close => 1 (a new connection for each request),
+#           hold => S (no request in the first S seconds, to the second, of
+#           the duration: the connections open idle, then the load begins))
 sub wrk_start {
     my ($n, %o) = @_;
     my $lua = "$n->{dir}/load.lua";
@@ -279,6 +293,7 @@ sub wrk_start {
         $ENV{ID_MIN} = $lo;
         $ENV{ID_MAX} = $hi;
         $ENV{WRK_PATH} = $o{path} if $o{path};
+        $ENV{WRK_HOLD} = $o{hold} if $o{hold};
         open STDOUT, '>', $out or die $!;
         open STDERR, '>&', \*STDOUT or die $!;
         my @opt = $o{timeout} ? ('--timeout', "$o{timeout}s") : ();
