@@ -83,7 +83,7 @@ my @samples = <$fh>;
 my ($peak) = sort { $b <=> $a } map { (split)[1] } @samples;
 cmp_ok($peak // 0, '>=', $want, 'nginx held ' . ($peak // 0)
        . ' connections at once')
-    or diag("seconds, active connections:\n", @samples);
+    or diag("seconds, active connections:\n", @samples, $r->{raw});
 
 is(probe($n, '/health')->{status}, 200, '/health is UP after the load');
 is_deeply([crash_lines($n)], [], 'no crash, alert or critical line logged')
