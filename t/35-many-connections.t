@@ -6,7 +6,7 @@
 # loads them: a busy worker accepts one connection per turn of its event loop
 # (multi_accept off), so connections that arrive once the load has begun
 # trickle in at the pace of a saturated worker, and on a slow machine (or
-# with a sanitized build) some are still waiting when the run ends.
+# with a sanitized build) some can still be waiting when the run ends.
 
 use strict;
 use warnings;
