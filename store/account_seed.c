@@ -654,8 +654,6 @@ seed_read(seed_import_t *im, seed_block_t *b, seed_block_t *prev)
 
     if (b->in_size < want) {
         free(b->in);
-        b->in_size = 0;
-
         b->in_size = want + im->block_size / 4;
 
         b->in = malloc(b->in_size);
