@@ -72,6 +72,10 @@ KNOBS=$(for v in DURATION RUNS WARMUP CONNS SMALL LARGE STATIC_LARGE SWEEP \
                  PAIRS PAIR_DURATION \
                  CALLGRIND_REQUESTS CALLGRIND_WARMUP IMPORT_LINES TIME_SEED \
                  SERVER_CPU CLIENT_CPU NICE PORT BUILD NGINX BENCH_DATA; do
+            # the Makefile passes the defaults as absolute paths: not knobs
+            case $v=${!v-} in
+            BUILD="$ROOT/build" | NGINX=/usr/sbin/nginx) continue ;;
+            esac
             if [ -n "${!v+set}" ]; then printf "%s='%s' " "$v" "${!v}"; fi
         done)
 

@@ -6,7 +6,9 @@
 #define _GNU_SOURCE                  /* memrchr(), sched_getaffinity() */
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <libgen.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <sched.h>
@@ -1186,6 +1188,103 @@ failed:
 }
 
 
+/*
+ * Input that is not a regular file (a pipe, a terminal, a socket) can be
+ * read only once, and an import whose map fills up starts again from the
+ * first line: such input is first copied into an unnamed file beside the
+ * database, where there is room for the data anyway.  Returns the copy,
+ * rewound, or NULL with the error printed and *status set.
+ */
+
+static FILE *
+seed_spool(FILE *in, const char *name, const char *db_path, int *status)
+{
+    int      fd;
+    char    *path, *dir, *tmp;
+    FILE    *out;
+    size_t   n, len;
+    char     buf[65536];
+
+    out = NULL;
+    tmp = NULL;
+    *status = 1;
+
+    path = strdup(db_path);
+    if (path == NULL) {
+        fprintf(stderr, "%s: %s\n", progname, strerror(errno));
+        return NULL;
+    }
+
+    dir = dirname(path);
+
+    fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+
+    if (fd == -1 && (errno == EOPNOTSUPP || errno == EISDIR)) {
+        /* a file system without O_TMPFILE: a named file, unlinked at once */
+
+        len = strlen(dir) + sizeof("/.account-seed-XXXXXX");
+        tmp = malloc(len);
+        if (tmp == NULL) {
+            goto failed;
+        }
+
+        snprintf(tmp, len, "%s/.account-seed-XXXXXX", dir);
+
+        fd = mkostemp(tmp, O_CLOEXEC);
+        if (fd != -1) {
+            unlink(tmp);
+        }
+    }
+
+    if (fd == -1) {
+        goto failed;
+    }
+
+    out = fdopen(fd, "w+");
+    if (out == NULL) {
+        close(fd);
+        goto failed;
+    }
+
+    while ((n = fread(buf, 1, sizeof(buf), in)) > 0) {
+        if (fwrite(buf, 1, n, out) != n) {
+            goto failed;
+        }
+    }
+
+    if (ferror(in)) {
+        fprintf(stderr, "%s: %s: %s\n", progname, name, strerror(errno));
+        *status = EX_NOINPUT;
+        goto done;
+    }
+
+    if (fflush(out) != 0 || fseek(out, 0, SEEK_SET) != 0) {
+        goto failed;
+    }
+
+    free(tmp);
+    free(path);
+
+    return out;
+
+failed:
+
+    fprintf(stderr, "%s: cannot copy %s into %s, to be able to read it "
+            "again: %s\n", progname, name, dir, strerror(errno));
+
+done:
+
+    if (out) {
+        fclose(out);
+    }
+
+    free(tmp);
+    free(path);
+
+    return NULL;
+}
+
+
 static int
 parse_u64(const char *s, uint64_t *v)
 {
@@ -1207,7 +1306,7 @@ int
 main(int argc, char **argv)
 {
     int              c, rc;
-    FILE            *in;
+    FILE            *in, *spool;
     size_t           estimate, done, map_size;
     struct stat      st;
     seed_options_t   o;
@@ -1288,9 +1387,25 @@ main(int argc, char **argv)
             }
         }
 
+        if (fstat(fileno(in), &st) == -1 || !S_ISREG(st.st_mode)) {
+            spool = seed_spool(in, o.from, o.db_path, &rc);
+
+            if (in != stdin) {
+                fclose(in);
+            }
+
+            if (spool == NULL) {
+                fprintf(stderr, "%s: nothing was written to %s\n",
+                        progname, o.db_path);
+                return rc;
+            }
+
+            in = spool;
+        }
+
         /* a file of JSON Lines is about as large as the data it holds */
 
-        estimate = (fstat(fileno(in), &st) == 0 && S_ISREG(st.st_mode))
+        estimate = (fstat(fileno(in), &st) == 0)
                    ? (size_t) st.st_size : ACCOUNT_STORE_MAP_MIN * 16;
 
     } else {
@@ -1320,7 +1435,7 @@ main(int argc, char **argv)
     }
 
     if (in && in != stdin) {
-        fclose(in);
+        fclose(in);    /* a copy of standard input goes with it */
     }
 
     if (rc == -1) {

@@ -323,13 +323,17 @@ imported('several blocks of CRLF lines and blank lines',
        'several blocks through a pipe: the last line is stored');
 }
 
-{
-    # floats that jansson renders in 23 bytes each, given in 6: the map
-    # estimated from the file's size is too small, and the import starts
-    # again with one twice as large, reading the file from the start
+# floats that jansson renders in 23 bytes each, given in 6: a map estimated
+# from the input's size is too small for them
+my $floats = do {
     my $x = join ',', ('1e300') x 200;
-    my $text = join '', map { qq({"id":"float-$_","name":"F","x":[$x]}\n) }
-                            1 .. 5000;
+    join '', map { qq({"id":"float-$_","name":"F","x":[$x]}\n) } 1 .. 5000;
+};
+
+{
+    # the import starts again with a map twice as large, reading the file
+    # from the start
+    my $text = $floats;
     my $fresh = "$tmp/float.mdb";
     my $file = write_file($text);
     my ($st, $out, $err) = run_seed('--db', $fresh, '--from', $file);
@@ -344,6 +348,37 @@ imported('several blocks of CRLF lines and blank lines',
     my ($map) = `mdb_stat -n -e $fresh` =~ /Map size: (\d+)/;
     cmp_ok($map, '>=', 2 * (2 * length($text) + 16 * 1024 * 1024),
            'an import that outgrows its first map: the map was doubled');
+}
+
+for my $from ('-', '/dev/stdin') {
+    # a pipe cannot be read twice: it is first copied into an unnamed file
+    # beside the database, and that copy is read again
+    my $what = "an import through a pipe ($from) that outgrows its first map";
+    my $fresh = "$tmp/float-pipe.mdb";
+    unlink $fresh, "$fresh-lock";
+    my $file = write_file($floats);
+    my $out = `cat $file | $seed --db $fresh --from $from 2>&1`;
+    is($?, 0, "$what: exit status 0") or diag($out);
+    my $name = $from eq '-' ? '(stdin)' : $from;
+    is($out, "Imported 5000 accounts from $name\n", "$what: all are imported");
+    my $kv = dump_db($fresh);
+    is(scalar keys %$kv, 5000, "$what: every account is stored");
+    my ($map) = `mdb_stat -n -e $fresh` =~ /Map size: (\d+)/;
+    cmp_ok($map, '>=', 2 * (2 * length($floats) + 16 * 1024 * 1024),
+           "$what: the map was doubled");
+    opendir my $dh, $tmp or die $!;
+    is_deeply([grep { /^\.account-seed-/ } readdir $dh], [],
+              "$what: no copy is left beside the database");
+}
+
+{
+    my $what = 'a pipe with nowhere to copy it';
+    my $out = `echo '{"id":"a","name":"b"}' | $seed --db $tmp/none/x.mdb --from - 2>&1`;
+    is($? >> 8, 1, "$what: exit status 1");
+    is($out, "account-seed: cannot copy (stdin) into $tmp/none, to be able "
+             . "to read it again: No such file or directory\n"
+             . "account-seed: nothing was written to $tmp/none/x.mdb\n",
+       "$what: says so");
 }
 
 {
