@@ -21,9 +21,20 @@
 /* room, at first, for the connections whose requests end in one event cycle */
 #define NGX_HTTP_ACCOUNT_KEPT_INIT       64
 
+/*
+ * How long an opening worker waits for a lock file one transaction behind
+ * its data file to catch up (a commit syncs the data file's meta page before
+ * it updates the lock file), in 1 ms steps.
+ */
+#define NGX_HTTP_ACCOUNT_LOCK_WAIT       50
+
+/* db->error: the lock file in use is not the data file's */
+#define NGX_HTTP_ACCOUNT_ELOCK           (MDB_LAST_ERRCODE - 1)
+
 
 typedef struct {
     ngx_str_t                  path;        /* null-terminated */
+    ngx_str_t                  lock;        /* path-lock, null-terminated */
     unsigned                   nolock:1;
 
     /* per worker, after init_process */
@@ -33,6 +44,8 @@ typedef struct {
     MDB_dbi                    dbi;
     dev_t                      dev;
     ino_t                      ino;
+    dev_t                      lock_dev;
+    ino_t                      lock_ino;    /* 0: no lock file in use */
     int                        error;       /* why env is NULL */
     ngx_msec_t                 check;       /* next file check */
 } ngx_http_account_db_t;
@@ -86,6 +99,9 @@ static ngx_int_t ngx_http_account_db_open(ngx_http_account_db_t *db,
     ngx_log_t *log);
 static ngx_int_t ngx_http_account_db_open_guarded(ngx_http_account_db_t *db,
     ngx_log_t *log);
+static int ngx_http_account_db_agree(ngx_http_account_db_t *db,
+    ngx_log_t *log);
+static const char *ngx_http_account_strerror(int err);
 static void ngx_http_account_db_close(ngx_http_account_db_t *db);
 static void ngx_http_account_db_check(ngx_http_account_db_t *db,
     ngx_log_t *log);
@@ -181,6 +197,8 @@ static ngx_str_t  ngx_http_account_health_up =
 /* where a fault inside a database read returns to */
 static sigjmp_buf                     ngx_http_account_fault_env;
 static volatile sig_atomic_t          ngx_http_account_fault_armed;
+static struct sigaction               ngx_http_account_fault_sigbus;
+static struct sigaction               ngx_http_account_fault_sigsegv;
 
 /* per worker, with account_keepalive_drain: see ngx_http_account_keep() */
 static ngx_msec_t                     ngx_http_account_drain_time;
@@ -274,7 +292,7 @@ ngx_http_account_health_handler(ngx_http_request_t *r)
                                      ngx_http_account_health_up.len);
     }
 
-    reason = (u_char *) mdb_strerror(db->error);
+    reason = (u_char *) ngx_http_account_strerror(db->error);
 
     return ngx_http_account_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
                                        "account database unavailable",
@@ -768,18 +786,18 @@ ngx_http_account_drain(ngx_event_t *ev)
 static void
 ngx_http_account_fault_handler(int signo)
 {
-    struct sigaction  sa;
-
     if (ngx_http_account_fault_armed) {
         siglongjmp(ngx_http_account_fault_env, signo);
     }
 
-    /* not a database read: fault again, as if there were no handler */
+    /*
+     * not a database read: fault again, with the handler there was before
+     * this one (the default one, or a sanitizer's that reports the fault)
+     */
 
-    ngx_memzero(&sa, sizeof(struct sigaction));
-    sa.sa_handler = SIG_DFL;
-    sigemptyset(&sa.sa_mask);
-    (void) sigaction(signo, &sa, NULL);
+    (void) sigaction(signo, signo == SIGBUS ? &ngx_http_account_fault_sigbus
+                                            : &ngx_http_account_fault_sigsegv,
+                     NULL);
 }
 
 
@@ -827,9 +845,21 @@ ngx_http_account_db_open_guarded(ngx_http_account_db_t *db, ngx_log_t *log)
 static ngx_int_t
 ngx_http_account_db_open(ngx_http_account_db_t *db, ngx_log_t *log)
 {
-    int               rc;
+    int               rc, fd;
     ngx_file_info_t   fi;
     ngx_core_conf_t  *ccf;
+
+    /*
+     * The lock file's identity is taken before LMDB opens it: one replaced
+     * in between is then seen as replaced at the next check, and reopened.
+     */
+
+    db->lock_ino = 0;
+
+    if (!db->nolock && ngx_file_info(db->lock.data, &fi) != NGX_FILE_ERROR) {
+        db->lock_dev = fi.st_dev;
+        db->lock_ino = fi.st_ino;
+    }
 
     rc = account_store_open_reader((char *) db->path.data,
                                    db->nolock ? MDB_NOLOCK : 0,
@@ -838,10 +868,7 @@ ngx_http_account_db_open(ngx_http_account_db_t *db, ngx_log_t *log)
     if (rc == MDB_SUCCESS) {
         rc = mdb_txn_begin(db->env, NULL, MDB_RDONLY, &db->txn);
 
-        if (rc == MDB_SUCCESS) {
-            mdb_txn_reset(db->txn);
-
-        } else {
+        if (rc != MDB_SUCCESS) {
             mdb_env_close(db->env);
             db->env = NULL;
         }
@@ -865,7 +892,27 @@ ngx_http_account_db_open(ngx_http_account_db_t *db, ngx_log_t *log)
         return NGX_ERROR;
     }
 
-    if (ngx_file_info(db->path.data, &fi) != NGX_FILE_ERROR) {
+    rc = ngx_http_account_db_agree(db, log);
+
+    if (rc != MDB_SUCCESS) {
+        ngx_http_account_db_close(db);
+        db->error = rc;
+        return NGX_ERROR;
+    }
+
+    if (!db->nolock && db->lock_ino == 0
+        && ngx_file_info(db->lock.data, &fi) != NGX_FILE_ERROR)
+    {
+        /* created by LMDB just now */
+        db->lock_dev = fi.st_dev;
+        db->lock_ino = fi.st_ino;
+    }
+
+    /* the file LMDB has open, whatever the path names by now */
+
+    if (mdb_env_get_fd(db->env, &fd) == MDB_SUCCESS
+        && ngx_fd_info(fd, &fi) != NGX_FILE_ERROR)
+    {
         db->dev = fi.st_dev;
         db->ino = fi.st_ino;
 
@@ -883,6 +930,70 @@ ngx_http_account_db_open(ngx_http_account_db_t *db, ngx_log_t *log)
     db->error = 0;
 
     return NGX_OK;
+}
+
+
+/*
+ * Whether the lock file this worker shares with the other readers and the
+ * seeder is the data file's (see account_store_check_lock()).  One
+ * transaction behind is the moment of a commit, and lasts as long as the
+ * seeder's sync of the meta page: wait a little for it to pass.  Takes
+ * db->txn live and leaves it reset.
+ */
+
+static int
+ngx_http_account_db_agree(ngx_http_account_db_t *db, ngx_log_t *log)
+{
+    int                   rc;
+    size_t                lock, file;
+    ngx_uint_t            i;
+    account_store_lock_e  agree;
+
+    for (i = 0; /* void */; i++) {
+        agree = account_store_check_lock(db->txn, 0, &lock, &file);
+        mdb_txn_reset(db->txn);
+
+        if (agree == ACCOUNT_STORE_LOCK_AGREES) {
+            return MDB_SUCCESS;
+        }
+
+        if (agree == ACCOUNT_STORE_LOCK_FOREIGN
+            || i == NGX_HTTP_ACCOUNT_LOCK_WAIT)
+        {
+            break;
+        }
+
+        ngx_msleep(1);
+
+        rc = mdb_txn_renew(db->txn);
+
+        if (rc != MDB_SUCCESS) {
+            ngx_log_error(NGX_LOG_ERR, log, 0,
+                          "account_db \"%V\" cannot be read: %s",
+                          &db->path, mdb_strerror(rc));
+            return rc;
+        }
+    }
+
+    ngx_log_error(NGX_LOG_ERR, log, 0,
+                  "account_db \"%V\" does not match its lock file \"%V\" "
+                  "(transaction %uz in the lock file, %uz in the database): "
+                  "the database was replaced while the old lock file was "
+                  "still open; rename the new lock file over \"%V\" too",
+                  &db->path, &db->lock, lock, file, &db->lock);
+
+    return NGX_HTTP_ACCOUNT_ELOCK;
+}
+
+
+static const char *
+ngx_http_account_strerror(int err)
+{
+    if (err == NGX_HTTP_ACCOUNT_ELOCK) {
+        return "the lock file belongs to another database file";
+    }
+
+    return mdb_strerror(err);
 }
 
 
@@ -907,9 +1018,9 @@ ngx_http_account_db_close(ngx_http_account_db_t *db)
 
 
 /*
- * Once a second: follow a database that was replaced (a new file under the
- * same path), let go of one that was removed or cut short, and try again to
- * open one that could not be opened.  It reads the map, so it runs inside
+ * Once a second: follow a database or a lock file that was replaced (a new
+ * file under the same path), let go of a database that was removed or cut
+ * short, and try again to open one that could not be opened.  It reads the map, so it runs inside
  * ngx_http_account_read()'s fault guard.
  */
 
@@ -917,7 +1028,7 @@ static void
 ngx_http_account_db_check(ngx_http_account_db_t *db, ngx_log_t *log)
 {
     int              rc;
-    ngx_file_info_t  fi;
+    ngx_file_info_t  fi, lfi;
 
     if (db->env == NULL) {
         if (ngx_http_account_db_open(db, log) == NGX_OK) {
@@ -939,6 +1050,18 @@ ngx_http_account_db_check(ngx_http_account_db_t *db, ngx_log_t *log)
         ngx_log_error(NGX_LOG_NOTICE, log, 0,
                       "account_db \"%V\" was replaced, reopening",
                       &db->path);
+        ngx_http_account_db_close(db);
+        (void) ngx_http_account_db_open(db, log);
+        return;
+    }
+
+    if (db->lock_ino
+        && (ngx_file_info(db->lock.data, &lfi) == NGX_FILE_ERROR
+            || lfi.st_ino != db->lock_ino || lfi.st_dev != db->lock_dev))
+    {
+        ngx_log_error(NGX_LOG_NOTICE, log, 0,
+                      "account_db \"%V\": its lock file \"%V\" was replaced "
+                      "or removed, reopening", &db->path, &db->lock);
         ngx_http_account_db_close(db);
         (void) ngx_http_account_db_open(db, log);
         return;
@@ -1170,6 +1293,7 @@ ngx_http_account_db(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     MDB_dbi                        dbi;
     ngx_str_t                     *value, path;
     ngx_uint_t                     i, nolock;
+    ngx_file_info_t                fi;
     ngx_http_account_db_t        **dbp, *db;
     ngx_http_account_main_conf_t  *amcf;
 
@@ -1203,9 +1327,21 @@ ngx_http_account_db(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     amcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_account_module);
     dbp = amcf->dbs.elts;
 
+    /*
+     * One environment for each file in a worker, whatever path names it:
+     * LMDB must not open a file twice in one process.
+     */
+
+    if (ngx_file_info(path.data, &fi) == NGX_FILE_ERROR) {
+        fi.st_dev = 0;
+        fi.st_ino = 0;
+    }
+
     for (i = 0; i < amcf->dbs.nelts; i++) {
-        if (dbp[i]->path.len == path.len
-            && ngx_strncmp(dbp[i]->path.data, path.data, path.len) == 0)
+        if ((dbp[i]->path.len == path.len
+             && ngx_strncmp(dbp[i]->path.data, path.data, path.len) == 0)
+            || (fi.st_ino != 0
+                && dbp[i]->ino == fi.st_ino && dbp[i]->dev == fi.st_dev))
         {
             if (dbp[i]->nolock != nolock) {
                 ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -1245,6 +1381,16 @@ ngx_http_account_db(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     db->path = path;
     db->nolock = nolock;
     db->error = ENOENT;
+    db->dev = fi.st_dev;
+    db->ino = fi.st_ino;
+
+    db->lock.len = path.len + sizeof(ACCOUNT_STORE_LOCK_SUFFIX) - 1;
+    db->lock.data = ngx_pnalloc(cf->pool, db->lock.len + 1);
+    if (db->lock.data == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_sprintf(db->lock.data, "%V%s%Z", &path, ACCOUNT_STORE_LOCK_SUFFIX);
 
     dbp = ngx_array_push(&amcf->dbs);
     if (dbp == NULL) {
@@ -1306,7 +1452,7 @@ static ngx_int_t
 ngx_http_account_init_process(ngx_cycle_t *cycle)
 {
     ngx_uint_t                     i;
-    struct sigaction               sa;
+    struct sigaction               sa, bus, segv;
     ngx_http_account_db_t        **dbp;
     ngx_http_account_main_conf_t  *amcf;
 
@@ -1324,11 +1470,21 @@ ngx_http_account_init_process(ngx_cycle_t *cycle)
     sa.sa_flags = SA_NODEFER;
     sigemptyset(&sa.sa_mask);
 
-    if (sigaction(SIGBUS, &sa, NULL) == -1
-        || sigaction(SIGSEGV, &sa, NULL) == -1)
+    if (sigaction(SIGBUS, &sa, &bus) == -1
+        || sigaction(SIGSEGV, &sa, &segv) == -1)
     {
         ngx_log_error(NGX_LOG_ALERT, cycle->log, ngx_errno,
                       "sigaction(SIGBUS, SIGSEGV) failed");
+    }
+
+    /* what a fault outside a database read goes to, never this handler */
+
+    if (bus.sa_handler != ngx_http_account_fault_handler) {
+        ngx_http_account_fault_sigbus = bus;
+    }
+
+    if (segv.sa_handler != ngx_http_account_fault_handler) {
+        ngx_http_account_fault_sigsegv = segv;
     }
 
     dbp = amcf->dbs.elts;

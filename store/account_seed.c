@@ -50,6 +50,9 @@
 #define EX_DATAERR          65
 #define EX_NOINPUT          66
 
+/* seed_run(): an error already told, not an LMDB one */
+#define SEED_FAILED         (-2)
+
 
 typedef struct {
     const char     *db_path;
@@ -1123,7 +1126,7 @@ seed_run(seed_options_t *o, FILE *in, size_t estimate, size_t *done,
     size_t *map_size)
 {
     int       rc;
-    size_t    want;
+    size_t    want, lock, file;
     MDB_env  *env;
     seed_t    s;
 
@@ -1147,6 +1150,20 @@ seed_run(seed_options_t *o, FILE *in, size_t estimate, size_t *done,
 
     rc = mdb_txn_begin(env, NULL, 0, &s.txn);
     if (rc != MDB_SUCCESS) {
+        goto failed;
+    }
+
+    if (account_store_check_lock(s.txn, 1, &lock, &file)
+        == ACCOUNT_STORE_LOCK_FOREIGN)
+    {
+        fprintf(stderr, "%s: %s does not match its lock file %s%s "
+                "(transaction %zu in the lock file, %zu in the database): "
+                "the database was replaced while the old lock file was "
+                "still open; rename the new lock file over it too\n",
+                progname, o->db_path, o->db_path, ACCOUNT_STORE_LOCK_SUFFIX,
+                lock, file);
+        mdb_txn_abort(s.txn);
+        rc = SEED_FAILED;
         goto failed;
     }
 
@@ -1438,10 +1455,10 @@ main(int argc, char **argv)
         fclose(in);    /* a copy of standard input goes with it */
     }
 
-    if (rc == -1) {
+    if (rc == -1 || rc == SEED_FAILED) {
         fprintf(stderr, "%s: nothing was written to %s\n", progname,
                 o.db_path);
-        return EX_DATAERR;
+        return rc == -1 ? EX_DATAERR : 1;
     }
 
     if (rc != MDB_SUCCESS) {

@@ -273,6 +273,35 @@ account_store_open_db(MDB_txn *txn, MDB_dbi *dbi)
 }
 
 
+account_store_lock_e
+account_store_check_lock(MDB_txn *txn, int write, size_t *lock,
+    size_t *file)
+{
+    MDB_envinfo  info;
+
+    if (mdb_env_info(mdb_txn_env(txn), &info) != MDB_SUCCESS) {
+        return ACCOUNT_STORE_LOCK_FOREIGN;
+    }
+
+    /* a write transaction has the id its commit will write */
+
+    *lock = mdb_txn_id(txn);
+
+    if (write) {
+        *lock -= 1;
+    }
+
+    *file = info.me_last_txnid;
+
+    if (*lock == *file) {
+        return ACCOUNT_STORE_LOCK_AGREES;
+    }
+
+    return *lock + 1 == *file ? ACCOUNT_STORE_LOCK_BEHIND
+                              : ACCOUNT_STORE_LOCK_FOREIGN;
+}
+
+
 size_t
 account_store_map_size(MDB_env *env, size_t bytes)
 {

@@ -84,6 +84,26 @@ int account_store_open_writer(const char *path, size_t map_size,
 int account_store_open_db(MDB_txn *txn, MDB_dbi *dbi);
 
 /*
+ * LMDB takes the newest transaction id from the lock file, not from the data
+ * file, whenever another process has the lock file open: a data file
+ * replaced under a lock file still in use (or the other way round) would be
+ * read at a wrong snapshot, and written over one.  Compares, inside the live
+ * transaction txn (a write one if "write" is set), the lock file's newest
+ * id with the data file's.
+ * ACCOUNT_STORE_LOCK_BEHIND is the moment of a commit (the data file's meta
+ * page is written and synced first), or what a writer killed in between
+ * leaves; "lock" and "file" get the two ids.
+ */
+typedef enum {
+    ACCOUNT_STORE_LOCK_AGREES = 0,
+    ACCOUNT_STORE_LOCK_BEHIND,
+    ACCOUNT_STORE_LOCK_FOREIGN
+} account_store_lock_e;
+
+account_store_lock_e account_store_check_lock(MDB_txn *txn, int write,
+    size_t *lock, size_t *file);
+
+/*
  * The map size a writer needs to add "bytes" of keys and values to what the
  * environment already holds, with room for LMDB's page overhead.
  */
