@@ -211,6 +211,7 @@ usage(FILE *out)
 "\n"
 "An id is 1 to %d bytes of A-Z a-z 0-9 - . _ ~ and is not \".\" or \"..\".\n"
 "Existing accounts with other ids are kept; a rerun is idempotent.\n"
+"Another account-seed writing PATH is waited for (PATH-lock is locked).\n"
 "Running nginx workers see the new data at their next request.\n"
 "\n"
 "Exit status: 0 done, 1 database error, %d bad arguments, %d bad input\n"
@@ -1322,7 +1323,7 @@ parse_u64(const char *s, uint64_t *v)
 int
 main(int argc, char **argv)
 {
-    int              c, rc;
+    int              c, rc, lock;
     FILE            *in, *spool;
     size_t           estimate, done, map_size;
     struct stat      st;
@@ -1429,6 +1430,39 @@ main(int argc, char **argv)
         estimate = o.count * SEED_ACCOUNT_BYTES;
     }
 
+    /*
+     * One writer at a time, from before its first open of the environment
+     * to after its last: each attempt below opens it again, with a larger
+     * map, and another writer's open would cut the file under it.
+     */
+
+    lock = -1;
+    rc = account_store_lock_writer(o.db_path, 0, &lock);
+
+    if (rc == EWOULDBLOCK) {
+        if (!o.quiet) {
+            fprintf(stderr, "%s: waiting for another account-seed writing "
+                    "%s\n", progname, o.db_path);
+        }
+
+        rc = account_store_lock_writer(o.db_path, 1, &lock);
+    }
+
+    if (rc != 0) {
+        fprintf(stderr, "%s: %s%s: %s\n", progname, o.db_path,
+                ACCOUNT_STORE_LOCK_SUFFIX, strerror(rc));
+
+        if (lock != -1) {
+            close(lock);
+        }
+
+        if (in && in != stdin) {
+            fclose(in);
+        }
+
+        return 1;
+    }
+
     map_size = 0;
 
     for ( ;; ) {
@@ -1454,6 +1488,10 @@ main(int argc, char **argv)
     if (in && in != stdin) {
         fclose(in);    /* a copy of standard input goes with it */
     }
+
+    /* the environment is closed: no fcntl() lock of LMDB's is left to drop */
+
+    close(lock);
 
     if (rc == -1 || rc == SEED_FAILED) {
         fprintf(stderr, "%s: nothing was written to %s\n", progname,

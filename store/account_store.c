@@ -4,8 +4,12 @@
  */
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "account_store.h"
 
@@ -263,6 +267,45 @@ failed:
     mdb_env_close(env);
 
     return rc;
+}
+
+
+int
+account_store_lock_writer(const char *path, int wait, int *fdp)
+{
+    int      fd;
+    char    *lock;
+    size_t   len;
+
+    if (*fdp == -1) {
+        len = strlen(path) + sizeof(ACCOUNT_STORE_LOCK_SUFFIX);
+
+        lock = malloc(len);
+        if (lock == NULL) {
+            return ENOMEM;
+        }
+
+        memcpy(lock, path, len - sizeof(ACCOUNT_STORE_LOCK_SUFFIX));
+        memcpy(lock + len - sizeof(ACCOUNT_STORE_LOCK_SUFFIX),
+               ACCOUNT_STORE_LOCK_SUFFIX, sizeof(ACCOUNT_STORE_LOCK_SUFFIX));
+
+        fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+        free(lock);
+
+        if (fd == -1) {
+            return errno;
+        }
+
+        *fdp = fd;
+    }
+
+    while (flock(*fdp, LOCK_EX | (wait ? 0 : LOCK_NB)) == -1) {
+        if (errno != EINTR) {
+            return errno;
+        }
+    }
+
+    return 0;
 }
 
 

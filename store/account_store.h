@@ -80,6 +80,22 @@ int account_store_open_reader(const char *path, unsigned int flags,
 int account_store_open_writer(const char *path, size_t map_size,
     MDB_env **envp);
 
+/*
+ * Takes the writers' lock of the environment at path: an flock() on its lock
+ * file (created if needed, as LMDB would), which LMDB's own fcntl() locks on
+ * it do not see.  Writers open the environment only while they hold it: with
+ * MDB_WRITEMAP, opening it and setting its map size cut the file to the
+ * opener's map, without LMDB's writer lock, under the pages that another
+ * writer's transaction is writing.
+ *
+ * *fdp is -1 the first time; the lock file is then opened and kept in it.
+ * With "wait" unset, returns EWOULDBLOCK if another process holds the lock;
+ * with it set, waits for it.  Returns 0 or an errno code.  The lock is held
+ * until *fdp is closed, which must be after mdb_env_close(): closing a
+ * descriptor of the lock file drops the process's fcntl() locks on it.
+ */
+int account_store_lock_writer(const char *path, int wait, int *fdp);
+
 /* opens the accounts database inside a write transaction */
 int account_store_open_db(MDB_txn *txn, MDB_dbi *dbi);
 

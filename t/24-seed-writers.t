@@ -1,0 +1,102 @@
+# account-seed against another account-seed, and against a file system that
+# fills up: one writer at a time, and a writer that runs out of room says so
+# and leaves the database as it was.
+
+use strict;
+use warnings;
+
+use lib 't/lib';
+use AccountTest qw(run_seed dump_db);
+use Fcntl qw(:flock O_RDWR O_CREAT);
+use File::Temp qw(tempdir);
+use POSIX qw(WNOHANG);
+use Time::HiRes qw(sleep);
+use Test::More;
+
+my $seed = AccountTest::seed_tool();
+my $tmp = tempdir(CLEANUP => 1);
+
+
+sub write_file {
+    my ($name, $text) = @_;
+    open my $fh, '>', "$tmp/$name" or die $!;
+    print $fh $text;
+    close $fh;
+    return "$tmp/$name";
+}
+
+# is the writers' lock of the database held by another process?
+sub locked {
+    my ($db) = @_;
+    sysopen my $fh, "$db-lock", O_RDWR | O_CREAT or return 0;
+    my $free = flock($fh, LOCK_EX | LOCK_NB);
+    close $fh;
+    return !$free;
+}
+
+{
+    # a second writer opening the database would cut the file to its own
+    # map, under the pages the first one is writing through its map
+    my $what = 'a second seeder while one is writing';
+    my $db = "$tmp/two.mdb";
+    my $one = write_file('one.jsonl', qq({"id":"second","name":"B"}\n));
+
+    my $pid = fork() // die "fork: $!";
+    if ($pid == 0) {
+        open STDOUT, '>', '/dev/null';
+        exec $seed, '--quiet', '--db', $db, '--count', 3000000;
+        die "exec: $!";
+    }
+
+    my $waited = 0;
+    until (locked($db) || $waited > 60 || waitpid($pid, WNOHANG)) {
+        sleep 0.05;
+        $waited += 0.05;
+    }
+    ok(locked($db), "$what: the first holds the writers' lock on $db-lock");
+
+    my ($st, $out, $err) = run_seed('--db', $db, '--from', $one);
+    is($st, 0, "$what: the second exits 0") or diag($err);
+    like($err, qr/^account-seed: waiting for another account-seed writing \Q$db\E$/m,
+         "$what: the second says it waits for the first");
+
+    waitpid($pid, 0);
+    is($? >> 8 | $? & 127, 0, "$what: the first exits 0");
+
+    my ($entries) = `mdb_stat -n $db` =~ /Entries: (\d+)/;
+    is($entries, 3000001, "$what: the database holds the accounts of both");
+    my ($second) = `mdb_dump -p -n $db | grep -A1 '^ second\$'` =~ /^ (\{.*)$/m;
+    is($second, '{"id":"second","name":"B"}',
+       "$what: the second's account is stored");
+
+    ($st, $out, $err) = run_seed('--db', $db, '--from', $one, '--quiet');
+    is($err, '', "$what: a seeder alone does not wait");
+}
+
+{
+    my $what = 'a seeder waiting with --quiet';
+    my $db = "$tmp/quiet.mdb";
+    AccountTest::seed($db, '--count', 1);
+
+    sysopen my $fh, "$db-lock", O_RDWR or die $!;
+    flock($fh, LOCK_EX) or die $!;
+
+    my $pid = open my $child, '-|';
+    die "fork: $!" unless defined $pid;
+    if ($pid == 0) {
+        open STDERR, '>&', \*STDOUT;
+        exec $seed, '--quiet', '--db', $db, '--count', 2, '--start', 5;
+        die "exec: $!";
+    }
+
+    sleep 0.5;
+    ok(!waitpid($pid, WNOHANG), "$what: waits while the lock is held");
+    flock($fh, LOCK_UN);
+    my $out = do { local $/; <$child> };
+    close $child;
+    is($?, 0, "$what: then writes");
+    is($out, '', "$what: and prints nothing");
+    is(scalar keys %{ dump_db($db) }, 3, "$what: its accounts are stored");
+}
+
+done_testing();
