@@ -46,6 +46,9 @@
 /* what one generated account costs in the map, keys, values and pages */
 #define SEED_ACCOUNT_BYTES  64
 
+/* the largest --count and --start: their sum still fits in 64 bits */
+#define SEED_NUMBER_MAX     (UINT64_MAX / 4)
+
 #define EX_USAGE            64
 #define EX_DATAERR          65
 #define EX_NOINPUT          66
@@ -198,7 +201,7 @@ usage(FILE *out)
 "lock file is PATH-lock), in one transaction: all of them or none.\n"
 "\n"
 "  -d, --db PATH      the database file that nginx's account_db serves\n"
-"  -n, --count N      generate N accounts (default 100)\n"
+"  -n, --count N      generate N accounts (default 100, at most 2^62 - 1)\n"
 "  -s, --start ID     the first generated id (default 10000); account i\n"
 "                     is {\"id\":\"<ID+i>\",\"name\":\"Person_<i>\"}\n"
 "  -f, --from FILE    import JSON Lines instead (\"-\" reads standard input):\n"
@@ -1303,27 +1306,54 @@ done:
 }
 
 
+/*
+ * Parses a decimal number of at most max: returns 0, EINVAL for what is not
+ * a number, or ERANGE for one above max.
+ */
+
 static int
-parse_u64(const char *s, uint64_t *v)
+parse_u64(const char *s, uint64_t max, uint64_t *v)
 {
     char  *end;
 
     errno = 0;
 
     if (*s < '0' || *s > '9') {
-        return -1;
+        return EINVAL;
     }
 
     *v = strtoull(s, &end, 10);
 
-    return (errno || *end != '\0') ? -1 : 0;
+    if (*end != '\0') {
+        return EINVAL;
+    }
+
+    return (errno == ERANGE || *v > max) ? ERANGE : 0;
+}
+
+
+/* reports a bad --count or --start, the kind that parse_u64() found */
+
+static int
+bad_number(const char *opt, const char *arg, int rc)
+{
+    if (rc == ERANGE) {
+        fprintf(stderr, "%s: %s: \"%s\" is out of range (at most %" PRIu64
+                ")\n", progname, opt, arg, SEED_NUMBER_MAX);
+
+    } else {
+        fprintf(stderr, "%s: %s: \"%s\" is not a number\n", progname, opt,
+                arg);
+    }
+
+    return EX_USAGE;
 }
 
 
 int
 main(int argc, char **argv)
 {
-    int              c, rc, lock;
+    int              c, rc, lock, generate;
     FILE            *in, *spool;
     size_t           estimate, done, map_size;
     struct stat      st;
@@ -1342,6 +1372,7 @@ main(int argc, char **argv)
     memset(&o, 0, sizeof(seed_options_t));
     o.start = 10000;
     o.count = 100;
+    generate = 0;
 
     while ((c = getopt_long(argc, argv, "d:n:s:f:qh", longopts, NULL)) != -1)
     {
@@ -1350,22 +1381,18 @@ main(int argc, char **argv)
             o.db_path = optarg;
             break;
         case 'n':
-            if (parse_u64(optarg, &o.count) != 0
-                || o.count > UINT64_MAX / 4)
-            {
-                fprintf(stderr, "%s: --count: \"%s\" is not a number\n",
-                        progname, optarg);
-                return EX_USAGE;
+            rc = parse_u64(optarg, SEED_NUMBER_MAX, &o.count);
+            if (rc != 0) {
+                return bad_number("--count", optarg, rc);
             }
+            generate = 1;
             break;
         case 's':
-            if (parse_u64(optarg, &o.start) != 0
-                || o.start > UINT64_MAX / 4)
-            {
-                fprintf(stderr, "%s: --start: \"%s\" is not a number\n",
-                        progname, optarg);
-                return EX_USAGE;
+            rc = parse_u64(optarg, SEED_NUMBER_MAX, &o.start);
+            if (rc != 0) {
+                return bad_number("--start", optarg, rc);
             }
+            generate = 1;
             break;
         case 'f':
             o.from = optarg;
@@ -1385,6 +1412,13 @@ main(int argc, char **argv)
     if (optind != argc || o.db_path == NULL) {
         fprintf(stderr, "%s: %s\n", progname, optind != argc
                 ? "unexpected argument" : "--db PATH is required");
+        usage(stderr);
+        return EX_USAGE;
+    }
+
+    if (generate && o.from) {
+        fprintf(stderr, "%s: --count and --start generate accounts, --from "
+                "imports them: not both\n", progname);
         usage(stderr);
         return EX_USAGE;
     }

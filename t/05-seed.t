@@ -114,6 +114,27 @@ like($err, qr/--db PATH is required/, 'and the error says so');
 
 ($st, $out, $err) = run_seed('--db', $db, '--count', 'many');
 is($st, 64, 'a bad --count is a usage error');
+like($err, qr/--count: "many" is not a number/, 'which says it is not a number');
+
+($st, $out, $err) = run_seed('--db', $db, '--count', '4611686018427387904');
+is($st, 64, 'a --count above 2^62 - 1 is a usage error');
+like($err, qr/--count: "4611686018427387904" is out of range \(at most 4611686018427387903\)/,
+     'which says it is out of range, and what the range is');
+
+($st, $out, $err) = run_seed('--db', $db, '--start', '99999999999999999999');
+is($st, 64, 'a --start beyond 64 bits is a usage error');
+like($err, qr/--start: "99999999999999999999" is out of range/,
+     'which says it is out of range');
+
+%before = %{ dump_db($db) };
+for my $args (['--count', 5, '--start', 7], ['--count', 5], ['--start', 7]) {
+    ($st, $out, $err) = run_seed('--db', $db, @$args, '--from', '/dev/null');
+    is($st, 64, "@$args with --from is a usage error");
+    like($err, qr/--count and --start generate accounts, --from imports them: not both/,
+         "@$args with --from: the error says why");
+    like($err, qr/^Usage: /m, "@$args with --from: and shows the usage");
+}
+is_deeply(dump_db($db), \%before, 'and nothing was written');
 
 ($st, $out, $err) = run_seed('--db', $db, 'extra');
 is($st, 64, 'a stray argument is a usage error');
