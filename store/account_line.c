@@ -42,8 +42,7 @@ account_line_parse(const char *line, size_t len, unsigned char *id,
     }
 
     if (len > ACCOUNT_LINE_MAX) {
-        return account_line_error(NULL, err,
-                                  "the line is longer than 1048576 bytes");
+        return account_line_error(NULL, err, ACCOUNT_LINE_TOO_LONG);
     }
 
     doc = json_loadb(line, len, JSON_REJECT_DUPLICATES, err);

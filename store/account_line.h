@@ -12,6 +12,9 @@
 
 #define ACCOUNT_LINE_MAX  (1024 * 1024)
 
+/* the reason given for a longer line, by the parser and by its readers */
+#define ACCOUNT_LINE_TOO_LONG  "the line is longer than 1048576 bytes"
+
 
 /*
  * Parses [line, line + len), a line without its "\n" (a trailing "\r" and

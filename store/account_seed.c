@@ -74,6 +74,12 @@ typedef struct {
 } seed_rec_t;
 
 
+/*
+ * The most bytes of a line an import keeps: ACCOUNT_LINE_MAX, and a byte
+ * order mark.  Blanks after them may follow, and are left out.
+ */
+#define SEED_LINE_MAX       (ACCOUNT_LINE_MAX + 3)
+
 /* how many accounts an import sorts at a time */
 #define SEED_CHUNK_RECS     (1024 * 1024)
 
@@ -153,6 +159,7 @@ typedef struct {
     int               eof;
     int               read_errno;    /* what ended the input, if not EOF */
     int               read_rc;       /* ENOMEM: a line did not fit */
+    int               too_long;      /* a line is longer than a line may be */
 
     seed_block_t      blocks[SEED_BLOCKS];
     size_t            filled;        /* blocks read */
@@ -638,14 +645,33 @@ done:
 
 
 /*
+ * Is the start of a line, [p, p + len), no longer than a line may be, the
+ * blanks that may end it aside?
+ */
+
+static int
+seed_line_fits(const char *p, size_t len)
+{
+    while (len > SEED_LINE_MAX
+           && (p[len - 1] == ' ' || p[len - 1] == '\t' || p[len - 1] == '\r'))
+    {
+        len--;
+    }
+
+    return len <= SEED_LINE_MAX;
+}
+
+
+/*
  * Reads the next block into b: the line that the block before it began,
  * then block_size bytes more, cut after their last newline; a line that
- * does not end in them makes the block larger.  At the end of the input,
- * im->eof is set and the block keeps what is left, a last line without a
- * newline included; it is empty if nothing is.  A read error or a line
- * that does not fit in memory ends the input too, with im->read_errno or
- * im->read_rc set: the blocks before are stored first, and may have the
- * bad line that the import reports.
+ * does not end in them makes the block larger, up to SEED_LINE_MAX bytes
+ * of the line and a block.  At the end of the input, im->eof is set and
+ * the block keeps what is left, a last line without a newline included; it
+ * is empty if nothing is.  A read error, a line that does not fit in
+ * memory or one longer than SEED_LINE_MAX ends the input too, with
+ * im->read_errno, im->read_rc or im->too_long set: the blocks before are
+ * stored first, and may have the bad line that the import reports.
  */
 
 static void
@@ -707,10 +733,28 @@ seed_read(seed_import_t *im, seed_block_t *b, seed_block_t *prev)
             return;
         }
 
-        /* a line longer than a block */
+        /*
+         * A line longer than a block: the block is this one line, which may
+         * be no longer than SEED_LINE_MAX but for the blanks that end it,
+         * and those need not be kept.
+         */
+
+        if (!seed_line_fits(b->in, b->in_read)) {
+            im->eof = 1;
+            im->too_long = 1;
+            return;
+        }
+
+        if (b->in_read > SEED_LINE_MAX) {
+            b->in_read = SEED_LINE_MAX;
+        }
 
         from = b->in_read;
         want *= 2;
+
+        if (want > SEED_LINE_MAX + im->block_size) {
+            want = SEED_LINE_MAX + im->block_size;
+        }
 
         if (b->in_size < want) {
             p = realloc(b->in, want);
@@ -1071,6 +1115,11 @@ seed_import(seed_t *s, FILE *in, const char *file)
                 progname, file, lineno + 1, strerror(im->read_rc));
         rc = im->read_rc;
 
+    } else if (rc == MDB_SUCCESS && im->too_long) {
+        fprintf(stderr, "%s: %s:%zu: %s\n", progname, file, lineno + 1,
+                ACCOUNT_LINE_TOO_LONG);
+        rc = -1;
+
     } else if (rc == MDB_SUCCESS && im->read_errno != 0) {
         fprintf(stderr, "%s: %s: read error: %s\n", progname, file,
                 strerror(im->read_errno));
@@ -1221,9 +1270,9 @@ static FILE *
 seed_spool(FILE *in, const char *name, const char *db_path, int *status)
 {
     int      fd;
-    char    *path, *dir, *tmp;
+    char    *path, *dir, *tmp, *p, *nl, *last;
     FILE    *out;
-    size_t   n, len;
+    size_t   n, len, line;
     char     buf[65536];
 
     out = NULL;
@@ -1267,13 +1316,39 @@ seed_spool(FILE *in, const char *name, const char *db_path, int *status)
         goto failed;
     }
 
+    /*
+     * A line longer than SEED_LINE_MAX, its blanks at the end aside, is
+     * refused by the import that reads the copy: there is no need to copy
+     * more of it, nor of the input after it, which may never end.
+     */
+
+    line = 0;
+
     while ((n = fread(buf, 1, sizeof(buf), in)) > 0) {
         if (fwrite(buf, 1, n, out) != n) {
             goto failed;
         }
+
+        nl = memrchr(buf, '\n', n);
+        p = (nl != NULL) ? nl + 1 : buf;
+        line = (nl != NULL) ? 0 : line;
+
+        /* the line open at the end of buf: its last byte that is no blank */
+
+        for (last = buf + n; last > p; last--) {
+            if (last[-1] != ' ' && last[-1] != '\t' && last[-1] != '\r') {
+                break;
+            }
+        }
+
+        if (last > p && line + (size_t) (last - p) > SEED_LINE_MAX) {
+            break;
+        }
+
+        line += buf + n - p;
     }
 
-    if (ferror(in)) {
+    if (n == 0 && ferror(in)) {
         fprintf(stderr, "%s: %s: %s\n", progname, name, strerror(errno));
         *status = EX_NOINPUT;
         goto done;

@@ -196,6 +196,51 @@ refused('a Latin-1 byte in an id', qq({"id":"caf\xe9","name":"A"}\n), 1, '');
 
     refused('a 64 MiB line without a newline',
             $ok . ('z' x (64 * 1024 * 1024)), 2, 'longer than 1048576 bytes');
+
+    refused('a 5 MiB line without a newline',
+            $ok x 3 . ('z' x (5 * 1024 * 1024)), 4,
+            'the line is longer than 1048576 bytes');
+}
+
+# inputs that never end, or might as well not: an import stops reading a
+# line once it is longer than a line may be (blanks at its end aside)
+
+for my $case (['/dev/zero as the input', "$seed --db $db --from /dev/zero",
+               '/dev/zero:1'],
+              ['50 MB of zeros through a pipe',
+               "head -c 50000000 /dev/zero | $seed --db $db --from -",
+               '\(stdin\):1'],
+              ['a pipe that never ends',
+               "cat /dev/zero | $seed --db $db --from -", '\(stdin\):1'],
+              ['a good line, then a pipe that never ends',
+               "cat ${\ write_file($ok)} /dev/zero | $seed --db $db --from -",
+               '\(stdin\):2'])
+{
+    my ($what, $cmd, $where) = @$case;
+    my $err = `timeout -s KILL 120 sh -c '$cmd' 2>&1`;
+    is($? >> 8, 65, "$what: exit status 65") or diag($err);
+    like($err,
+         qr/^account-seed: $where: the line is longer than 1048576 bytes$/m,
+         "$what: the message names the line and says it is too long");
+    like($err, qr/nothing was written to \Q$db\E/,
+         "$what: the message says nothing was written");
+    is_deeply(dump_db($db), $base, "$what: nothing was committed");
+}
+
+{
+    # blanks at the end of a line do not count: 5 MiB of them, then more
+    my $what = 'a line ending in 5 MiB of blanks, through a pipe';
+    my $file = write_file(qq({"id":"blank-1","name":"B"})
+                          . (' ' x (5 * 1024 * 1024)) . "\r\n" . $ok);
+    my $out = `cat $file | $seed --quiet --db $db --from - 2>&1`;
+    is($?, 0, "$what: exit status 0") or diag($out);
+    my $kv = dump_db($db);
+    is($kv->{'blank-1'}, '{"id":"blank-1","name":"B"}', "$what: is stored");
+    $base = $kv;
+
+    refused('a line of 5 MiB of blanks and then a byte',
+            qq({"id":"blank-2","name":"B"}) . (' ' x (5 * 1024 * 1024)) . "x\n",
+            1, 'the line is longer than 1048576 bytes');
 }
 
 # inputs that are not files of lines
