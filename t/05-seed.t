@@ -66,6 +66,27 @@ is($kv->{'g.2'}, '{"name":"Grace \\"Amazing\\" Hopper","id":"g.2"}',
 is($kv->{'u_3'}, qq({"id":"u_3","name":"caf\xc3\xa9 \xe2\x98\x83"}),
    'unicode escapes are stored as UTF-8');
 
+my $numbers = write_file('numbers.jsonl', <<'_EOF_');
+{"id":"num-1","name":"N", "a" : 0.1, "b":1E2, "c":1.50, "d":-0, "e":"\u00e9\/"}
+_EOF_
+
+($st, $out, $err) = run_seed('--db', "$tmp/numbers.mdb", '--from', $numbers);
+is($st, 0, 'an import of numbers succeeds');
+is(dump_db("$tmp/numbers.mdb")->{'num-1'},
+   qq({"id":"num-1","name":"N","a":0.10000000000000001,"b":100.0,"c":1.5,)
+   . qq("d":0,"e":"\xc3\xa9/"}),
+   'numbers and strings are stored as jansson renders them, not as given');
+
+for my $n ('9223372036854775808', '-9223372036854775809',
+           '18446744073709551616')
+{
+    my $big = write_file('big.jsonl', qq({"id":"big","name":"B","n":$n}\n));
+    ($st, $out, $err) = run_seed('--db', "$tmp/numbers.mdb", '--from', $big);
+    is($st, 65, "an integer beyond 64 bits ($n) is a bad line");
+    like($err, qr/\Q$big\E:1:\d+: too big (negative )?integer/,
+         "$n: and says so");
+}
+
 my $unsorted = write_file('unsorted.jsonl', join '', map { qq({"id":"$_->[0]","name":"$_->[1]"}\n) }
     ['zz', 'last'], ['100000', 'six'], ['99999', 'five'], ['aa', 'first'],
     ['100000', 'six again']);
