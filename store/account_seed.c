@@ -3,7 +3,7 @@
  * in one write transaction: all of the input or nothing.
  */
 
-#define _GNU_SOURCE                  /* memrchr(), sched_getaffinity() */
+#define _GNU_SOURCE       /* memrchr(), sched_getaffinity(), fallocate() */
 
 #include <errno.h>
 #include <fcntl.h>
@@ -12,6 +12,7 @@
 #include <inttypes.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -193,8 +194,29 @@ typedef struct {
 } seed_worker_t;
 
 
+/*
+ * A transaction writes its pages through the map (MDB_WRITEMAP), and a page
+ * that the file system has no block for, the disk being full or the file
+ * cut short, raises SIGBUS in the thread that writes it: the main thread,
+ * in mdb_put() or mdb_txn_commit().  While it writes, a handler says so,
+ * gives back the blocks of the pages past the last committed one, which
+ * only this transaction wrote, and exits.  LMDB writes the meta page last:
+ * nothing of the transaction is committed.
+ */
+typedef struct {
+    char             *msg;           /* written as it is, by the handler */
+    size_t            msg_len;
+    int               fd;            /* the database file, or -1 */
+    off_t             from;          /* the end of the last committed page */
+    off_t             len;           /* and the end of the map, from it */
+    int               armed;
+    struct sigaction  old;
+} seed_bus_t;
+
+
 static const char             *progname = "account-seed";
 static __thread seed_arena_t  *seed_arena;
+static seed_bus_t              seed_bus;
 
 
 static void
@@ -1175,6 +1197,92 @@ seed_import(seed_t *s, FILE *in, const char *file)
 }
 
 
+/* what the handler of SIGBUS says about the database at path */
+
+static int
+seed_bus_init(const char *path)
+{
+    int          n;
+    const char  *fmt;
+
+    fmt = "%s: %s: no room to write the database (SIGBUS): the disk is "
+          "full, or the file was cut short; nothing was written\n";
+
+    n = snprintf(NULL, 0, fmt, progname, path);
+
+    seed_bus.msg = malloc(n + 1);
+    if (seed_bus.msg == NULL) {
+        return -1;
+    }
+
+    seed_bus.msg_len = snprintf(seed_bus.msg, n + 1, fmt, progname, path);
+    seed_bus.fd = -1;
+
+    return 0;
+}
+
+
+/* the handler of SIGBUS: async-signal-safe, all prepared beforehand */
+
+static void
+seed_bus_handler(int signo)
+{
+    (void) signo;
+
+    if (seed_bus.fd != -1 && seed_bus.len > 0) {
+        (void) fallocate(seed_bus.fd,
+                         FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+                         seed_bus.from, seed_bus.len);
+    }
+
+    (void) write(STDERR_FILENO, seed_bus.msg, seed_bus.msg_len);
+
+    _exit(1);
+}
+
+
+/* arms the handler for the transaction about to begin in env */
+
+static void
+seed_bus_arm(MDB_env *env)
+{
+    MDB_stat          st;
+    MDB_envinfo       info;
+    struct sigaction  sa;
+
+    seed_bus.fd = -1;
+
+    if (mdb_env_info(env, &info) == MDB_SUCCESS
+        && mdb_env_stat(env, &st) == MDB_SUCCESS
+        && mdb_env_get_fd(env, &seed_bus.fd) == MDB_SUCCESS)
+    {
+        seed_bus.from = (off_t) (info.me_last_pgno + 1) * st.ms_psize;
+        seed_bus.len = (off_t) info.me_mapsize - seed_bus.from;
+
+    } else {
+        seed_bus.fd = -1;
+    }
+
+    memset(&sa, 0, sizeof(struct sigaction));
+    sa.sa_handler = seed_bus_handler;
+    sigfillset(&sa.sa_mask);
+
+    seed_bus.armed = (sigaction(SIGBUS, &sa, &seed_bus.old) == 0);
+}
+
+
+static void
+seed_bus_disarm(void)
+{
+    if (seed_bus.armed) {
+        sigaction(SIGBUS, &seed_bus.old, NULL);
+        seed_bus.armed = 0;
+    }
+
+    seed_bus.fd = -1;
+}
+
+
 /* one attempt at the whole load, in one write transaction */
 
 static int
@@ -1203,6 +1311,8 @@ seed_run(seed_options_t *o, FILE *in, size_t estimate, size_t *done,
     }
 
     *map_size = want;
+
+    seed_bus_arm(env);
 
     rc = mdb_txn_begin(env, NULL, 0, &s.txn);
     if (rc != MDB_SUCCESS) {
@@ -1254,6 +1364,7 @@ seed_run(seed_options_t *o, FILE *in, size_t estimate, size_t *done,
 
 failed:
 
+    seed_bus_disarm();
     free(s.buf);
     mdb_env_close(env);
 
@@ -1540,6 +1651,16 @@ main(int argc, char **argv)
 
     } else {
         estimate = o.count * SEED_ACCOUNT_BYTES;
+    }
+
+    if (seed_bus_init(o.db_path) != 0) {
+        fprintf(stderr, "%s: %s\n", progname, strerror(errno));
+
+        if (in && in != stdin) {
+            fclose(in);
+        }
+
+        return 1;
     }
 
     /*

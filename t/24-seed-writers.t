@@ -99,4 +99,55 @@ sub locked {
     is(scalar keys %{ dump_db($db) }, 3, "$what: its accounts are stored");
 }
 
+# a file system of 24 MiB, too small for the import below: the pages that
+# do not fit raise SIGBUS when the seeder writes them through its map
+my $small;
+
+END {
+    system('umount', $small) if $small;
+}
+
+SKIP: {
+    skip 'mounting a tmpfs needs root', 7 if $> != 0;
+
+    my $dir = tempdir(CLEANUP => 1);
+    skip "cannot mount a tmpfs on $dir", 7
+        if system("mount -t tmpfs -o size=24m tmpfs $dir 2>/dev/null") != 0;
+    $small = $dir;
+
+    my $what = 'an import that does not fit on the disk';
+    my $db = "$dir/full.mdb";
+    AccountTest::seed($db, '--count', 10);
+    my $base = dump_db($db);
+
+    my $big = "$tmp/big.jsonl";
+    open my $fh, '>', $big or die $!;
+    printf $fh qq({"id":"%d","name":"Person_%d"}\n), 100000 + $_, $_
+        for 0 .. 499999;
+    close $fh;
+
+    my ($st, $out, $err) = run_seed('--db', $db, '--from', $big);
+    is($st, 1, "$what: exit status 1, not a SIGBUS");
+    is($err, "account-seed: $db: no room to write the database (SIGBUS): "
+             . "the disk is full, or the file was cut short; nothing was "
+             . "written\n",
+       "$what: the message says why and that nothing was written");
+    is_deeply(dump_db($db), $base, "$what: nothing was committed");
+
+    my ($used) = `df -k --output=used $dir` =~ /(\d+)\s*$/;
+    cmp_ok($used, '<', 1024,
+           "$what: the blocks of the pages it wrote are given back");
+
+    ($st, $out, $err) = run_seed('--db', $db, '--count', 1000, '--start', 1,
+                                 '--quiet');
+    is($st, 0, "$what: the database takes a smaller seed afterwards")
+        or diag($err);
+    is(scalar keys %{ dump_db($db) }, 1010,
+       "$what: which is stored beside the accounts it had");
+    like(`mdb_stat -n $db`, qr/Entries: 1010/,
+         "$what: and the database is whole");
+
+    system('umount', $dir) == 0 and $small = undef;
+}
+
 done_testing();
