@@ -27,8 +27,12 @@ my (@containers, @volumes, $compose_up);
 END {
     sh(qw(docker rm -f -v), @containers) if @containers;
     sh(qw(docker volume rm -f), @volumes) if @volumes;
-    sh({ IMAGE => $image }, 'docker-compose', '-p', $tag, '-f',
-       "$REPO/docker-compose.yml", 'down', '-v') if $compose_up;
+    # the compose file names its volume VOLUME (default accounts, whatever
+    # the project): never the default here, so that `down -v` drops the
+    # test's volume and not an `accounts` volume of this engine's user
+    sh({ IMAGE => $image, VOLUME => "$tag-accounts" }, 'docker-compose',
+       '-p', $tag, '-f', "$REPO/docker-compose.yml", 'down', '-v')
+        if $compose_up;
 }
 
 # start a container of $image, or of the image given last: its name and
@@ -202,17 +206,24 @@ SKIP: {
 
 SKIP: {
     my ($rc) = sh(qw(docker-compose version));
-    skip 'no docker-compose', 3 if $rc;
+    skip 'no docker-compose', 4 if $rc;
     my $cport = free_port();
-    my %env = (IMAGE => $image, PORT => $cport);
+    my %env = (IMAGE => $image, PORT => $cport, VOLUME => "$tag-accounts");
     $compose_up = 1;
     sh_ok(\%env, 'docker-compose', '-p', $tag, '-f',
           "$REPO/docker-compose.yml", qw(up -d --no-build),
           'docker-compose up starts the service')
-        or skip 'compose did not start', 2;
+        or skip 'compose did not start', 3;
     ok(up($cport), "it answers on the published port");
     is(http(GET => "http://127.0.0.1:$cport/accounts/10000")->{content},
        '{"id":"10000","name":"Person_0"}', 'with the account contract');
+    my ($cid) = (sh(\%env, 'docker-compose', '-p', $tag, '-f',
+                    "$REPO/docker-compose.yml", qw(ps -q)))[1] =~ /(\S+)/;
+    my $mounts = (sh(qw(docker inspect -f),
+                     '{{range .Mounts}}{{.Name}}:{{.Destination}} {{end}}',
+                     $cid // 'none'))[1];
+    like($mounts, qr{(?:^| )\Q$tag-accounts\E:/data },
+         'its database is in the volume VOLUME names, not <project>_accounts');
 }
 
 done_testing();
