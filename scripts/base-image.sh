@@ -32,34 +32,15 @@ fi
 
 command -v docker >/dev/null || die "docker is not installed"
 
-# "URI suite" pairs of the host's apt configuration, deb822 and one-line forms
-host_sources() {
-    for f in /etc/apt/sources.list.d/*.sources; do
-        [ -r "$f" ] || continue
-        awk '/^URIs:/ { u = $2 } /^Suites:/ { for (i = 2; i <= NF; i++)
-                 print u, $i } /^$/ { u = "" }' "$f"
-    done
-    cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null \
-        | awk '/^deb / { for (i = 2; i <= NF; i++) if ($i ~ /^[a-z]+:/) {
-                   print $i, $(i + 1); break } }'
-}
-
-archive_uri() {
-    host_sources | awk '$2 !~ /-security$/ && $1 !~ /security/ {
-                            print $1; exit }'
-}
-
-security_uri() {
-    host_sources | awk '$2 ~ /-security$/ || $1 ~ /security/ {
-                            print $1; exit }'
-}
+# the host's Debian archive and security archive (empty when it has none)
+archive_uri()  { "$here/scripts/debian-archive.sh" archive; }
+security_uri() { "$here/scripts/debian-archive.sh" security 2>/dev/null || :; }
 
 make_image() {
     release=$1 tag=debian:$1-slim
 
-    archive=$(archive_uri)
-    [ -n "$archive" ] || die "no Debian archive URI in the host's apt \
-configuration (/etc/apt/sources.list.d/*.sources, /etc/apt/sources.list)"
+    archive=$(archive_uri) \
+        || die "debootstrap needs the address of a Debian archive to make $tag"
     security=$(security_uri)
 
     [ "$(id -u)" -eq 0 ] || die "debootstrap needs root to make $tag"

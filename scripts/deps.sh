@@ -8,8 +8,9 @@
 #   scripts/deps.sh bench     test + hey and gnuplot
 #
 # Test::Nginx is packaged by Debian in the unstable suite only.  The suite is
-# added from the archive address the machine's apt configuration already uses,
-# with a pin that keeps everything but libtest-nginx-perl on the stable release.
+# added from the Debian archive address the machine's apt configuration
+# already uses (scripts/debian-archive.sh finds it), with a pin that keeps
+# everything but libtest-nginx-perl on the stable release.
 set -eu
 
 want=${1:-build}
@@ -39,16 +40,14 @@ sudo=
 case $missing in
 *libtest-nginx-perl*)
     if [ ! -e /etc/apt/sources.list.d/unstable-test-nginx.sources ]; then
-        # the first Debian archive URI configured for the main archive
-        uri=$(cat /etc/apt/sources.list.d/*.sources /etc/apt/sources.list \
-                  2>/dev/null \
-              | awk '/^URIs:/ && $2 !~ /security/ { print $2; exit }
-                     /^deb / && $2 !~ /security/ && $0 ~ /debian/ {
-                         print $2; exit }')
-        if [ -z "$uri" ]; then
-            echo "$0: no Debian archive found in the apt configuration" >&2
+        # the Debian archive of the apt configuration (it says why not,
+        # on a machine with none, such as Ubuntu)
+        uri=$("$(dirname "$0")/debian-archive.sh") || {
+            echo "$0: libtest-nginx-perl comes from Debian's unstable" \
+                 "suite, added from the Debian archive this machine uses;" \
+                 "install Test::Nginx another way, or add that archive" >&2
             exit 1
-        fi
+        }
         printf 'Types: deb\nURIs: %s\nSuites: unstable\nComponents: main\n%s\n' \
             "$uri" \
             'Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg' \
