@@ -20,7 +20,29 @@ dir=$(dirname "$db")
 [ "${1:-}" = nginx ] || exec "$@"
 
 if [ "$(id -u)" -ne 0 ]; then
-    # started with --user: the files are this user's own
+    # Started with --user: nginx runs as this user alone (nginx.conf's `user`
+    # is ignored, with a warning), and the files are this user's own.  It
+    # writes /run/nginx.pid and makes its temp folders in /var/lib/nginx at
+    # start; both are root's in the image, so they must be tmpfs mounts
+    # owned by the user, and the data volume must be the user's too (a new
+    # one is www-data's, from the image):
+    #
+    #   docker run -d --user www-data --read-only \
+    #       --tmpfs /run:uid=33,gid=33 --tmpfs /var/lib/nginx:uid=33,gid=33 \
+    #       -p 6767:6767 -v accounts:/data accountservice
+    #
+    # (33 is www-data; a bare --tmpfs is root's.)  What is not writable is
+    # named here, before nginx's own error.
+    for d in /run /var/lib/nginx "$dir"; do
+        [ -w "$d" ] && continue
+        if [ "$d" = "$dir" ]; then
+            fix="mount a volume of that user's there"
+        else
+            fix="mount it as tmpfs of that user's: --tmpfs $d:uid=$(id -u),gid=$(id -g)"
+        fi
+        echo "$0: $d is not writable by uid $(id -u), as nginx started" \
+             "with --user needs: $fix" >&2
+    done
     [ -e "$db" ] || account-seed --db "$db"
     exec "$@"
 fi
