@@ -23,6 +23,8 @@
 #   PUBLISH_MODE    ingress (default: the routing mesh, any node answers) or
 #                   host (the task's node only: one replica per node; for
 #                   kernels without IPVS, where the mesh cannot work)
+#                   NETWORK, PORT and PUBLISH_MODE are set when the service
+#                   is created: a rerun with others fails (exit 1), saying so
 #   IMAGE           the image to deploy (default accountservice:latest)
 #   SKIP_BUILD=1    deploy IMAGE as it is, without scripts/build-image.sh
 #   REGISTRY        a registry prefix (host[:port]/path) to push to, so that
@@ -32,7 +34,8 @@
 #                   engine cannot choose one itself
 #
 # Exit status: 0 deployed, healthy and answering on PORT; 1 failed (the
-# service rolled back, or did not converge in time); 3 deployed and healthy,
+# service rolled back, or did not converge in time, or exists with another
+# NETWORK, PORT or PUBLISH_MODE); 3 deployed and healthy,
 # but PORT does not answer on this machine.
 set -eu
 
@@ -94,6 +97,34 @@ if [ "$mode" = host ]; then
     [ "$replicas" -le "$nodes" ] \
         || die "PUBLISH_MODE=host publishes port $port on the node itself:" \
                "at most one replica per node ($nodes), not $replicas"
+fi
+
+# PORT, PUBLISH_MODE and NETWORK are set when the service is created;
+# `docker service update` here changes the image and the rolling settings
+# only.  A rerun that asks for others is refused, not rolled out on the old
+# ones.
+if docker service inspect "$service" >/dev/null 2>&1; then
+    ports='{{range .Ports}}{{.PublishedPort}}:{{.TargetPort}}/{{.PublishMode}} {{end}}'
+    have_ports=$(docker service inspect \
+        -f "{{with .Spec.EndpointSpec}}$ports{{end}}" "$service")
+    nets='{{range .Spec.TaskTemplate.Networks}}{{.Target}} {{end}}'
+    nets=$(docker service inspect -f "$nets" "$service")
+    have_net=
+    for n in $nets; do
+        n=$(docker network inspect -f '{{.Name}}' "$n" 2>/dev/null || echo "$n")
+        have_net="$have_net $n"
+    done
+    have_net=${have_net# }
+    if [ "$have_ports" != "$port:6767/$mode " ] || [ "$have_net" != "$network" ]
+    then
+        die "the service $service exists, publishing ${have_ports:-nothing}" \
+            "on the network(s) ${have_net:-none}; this run asks for" \
+            "$port:6767/$mode (PORT, PUBLISH_MODE) on $network (NETWORK)." \
+            "They are set only when the service is created: rerun with the" \
+            "service's, or change it yourself (docker service update" \
+            "--publish-rm/--publish-add, --network-rm/--network-add), or" \
+            "remove it ('docker service rm $service') and deploy again"
+    fi
 fi
 
 # 3. the network

@@ -59,7 +59,7 @@ END {
     sh(qw(docker stack rm), $stack);
     gone("com.docker.swarm.service.name=$svc");
     gone("com.docker.stack.namespace=$stack");
-    for my $n ($net, "$stack-net") {
+    for my $n ($net, "$stack-net", "$t-other") {
         wait_until(20, sub {
             my ($r, $o) = sh(qw(docker network rm), $n);
             $r == 0 || $o =~ /not found|No such/i;
@@ -199,6 +199,28 @@ my $before = tasks($svc);
 ok($rc == 0 || $rc == 3, 'deploy.sh again, the same image') or diag($out);
 is_deeply(tasks($svc), $before, 'changes nothing: the same tasks run');
 is(spec($svc, '{{.ID}}'), $id, 'in the same service');
+
+# --- NETWORK, PORT and PUBLISH_MODE are the service's ---
+
+($rc, $out) = sh({ %env, SKIP_BUILD => 1, PORT => free_port() },
+                 "$REPO/scripts/deploy.sh");
+is($rc, 1, "deploy.sh with another PORT than the service's fails");
+like($out, qr/\Q$port:6767\/ingress\E.*set only when the service is created/s,
+     'naming the published port, and saying it is set at creation');
+unlike($out, qr/IPVS/, 'not blaming the routing mesh');
+($rc, $out) = sh({ %env, SKIP_BUILD => 1, NETWORK => "$t-other" },
+                 "$REPO/scripts/deploy.sh");
+is($rc, 1, "deploy.sh with another NETWORK than the service's fails");
+like($out, qr/\Q$net\E.*set only when the service is created/s,
+     'naming the network');
+isnt((sh(qw(docker network inspect), "$t-other"))[0], 0,
+     'and does not create that network');
+($rc, $out) = sh({ %env, SKIP_BUILD => 1, PUBLISH_MODE => 'host',
+                   REPLICAS => 1 }, "$REPO/scripts/deploy.sh");
+is($rc, 1, "deploy.sh with another PUBLISH_MODE than the service's fails");
+is_deeply(tasks($svc), $before, 'the service is as it was: the same tasks');
+is(spec($svc, '{{range .Endpoint.Ports}}{{.PublishedPort}} {{end}}'),
+   "$port ", 'on the same port');
 
 # --- a forced rolling update, under load ---
 
