@@ -107,6 +107,7 @@ if docker service inspect "$service" >/dev/null 2>&1; then
     ports='{{range .Ports}}{{.PublishedPort}}:{{.TargetPort}}/{{.PublishMode}} {{end}}'
     have_ports=$(docker service inspect \
         -f "{{with .Spec.EndpointSpec}}$ports{{end}}" "$service")
+    have_ports=${have_ports% }
     nets='{{range .Spec.TaskTemplate.Networks}}{{.Target}} {{end}}'
     nets=$(docker service inspect -f "$nets" "$service")
     have_net=
@@ -115,7 +116,7 @@ if docker service inspect "$service" >/dev/null 2>&1; then
         have_net="$have_net $n"
     done
     have_net=${have_net# }
-    if [ "$have_ports" != "$port:6767/$mode " ] || [ "$have_net" != "$network" ]
+    if [ "$have_ports" != "$port:6767/$mode" ] || [ "$have_net" != "$network" ]
     then
         die "the service $service exists, publishing ${have_ports:-nothing}" \
             "on the network(s) ${have_net:-none}; this run asks for" \
