@@ -14,6 +14,13 @@
 # own ID, so that a new build changes the service spec and rolls, while a
 # rebuild of the same sources changes nothing.
 #
+# Nothing is mounted on /data: each task serves its own anonymous volume,
+# seeded with the default accounts unless the image holds a database.  Own
+# data goes into an image derived from this one (README, "Data in Swarm"),
+# deployed with IMAGE=... SKIP_BUILD=1.  One named volume shared by the
+# tasks of a node would break LMDB's reader registration (PIDs collide
+# across containers).
+#
 # Environment:
 #   REPLICAS        replicas (default 1)
 #   NETWORK         the overlay network (default my_network)
