@@ -28,8 +28,8 @@
  */
 #define NGX_HTTP_ACCOUNT_LOCK_WAIT       50
 
-/* db->error: the lock file in use is not the data file's */
-#define NGX_HTTP_ACCOUNT_ELOCK           (MDB_LAST_ERRCODE - 1)
+/* db->error: the lock file in use is not the data file's (not LMDB's code) */
+#define NGX_HTTP_ACCOUNT_ELOCK           (MDB_LAST_ERRCODE + 1)
 
 
 typedef struct {
@@ -46,6 +46,7 @@ typedef struct {
     ino_t                      ino;
     dev_t                      lock_dev;
     ino_t                      lock_ino;    /* 0: no lock file in use */
+    size_t                     behind[2];   /* lock, file: waited for once */
     int                        error;       /* why env is NULL */
     ngx_msec_t                 check;       /* next file check */
 } ngx_http_account_db_t;
@@ -937,8 +938,9 @@ ngx_http_account_db_open(ngx_http_account_db_t *db, ngx_log_t *log)
  * Whether the lock file this worker shares with the other readers and the
  * seeder is the data file's (see account_store_check_lock()).  One
  * transaction behind is the moment of a commit, and lasts as long as the
- * seeder's sync of the meta page: wait a little for it to pass.  Takes
- * db->txn live and leaves it reset.
+ * seeder's sync of the meta page: wait a little for it to pass, once for
+ * a given pair of ids (a lock file behind for good would stall the worker
+ * at every check).  Takes db->txn live and leaves it reset.
  */
 
 static int
@@ -954,11 +956,16 @@ ngx_http_account_db_agree(ngx_http_account_db_t *db, ngx_log_t *log)
         mdb_txn_reset(db->txn);
 
         if (agree == ACCOUNT_STORE_LOCK_AGREES) {
+            db->behind[0] = 0;
+            db->behind[1] = 0;
             return MDB_SUCCESS;
         }
 
+        /* the same two ids as the last open waited for in vain: no wait */
+
         if (agree == ACCOUNT_STORE_LOCK_FOREIGN
-            || i == NGX_HTTP_ACCOUNT_LOCK_WAIT)
+            || i == NGX_HTTP_ACCOUNT_LOCK_WAIT
+            || (db->behind[0] == lock && db->behind[1] == file))
         {
             break;
         }
@@ -973,6 +980,11 @@ ngx_http_account_db_agree(ngx_http_account_db_t *db, ngx_log_t *log)
                           &db->path, mdb_strerror(rc));
             return rc;
         }
+    }
+
+    if (agree == ACCOUNT_STORE_LOCK_BEHIND) {
+        db->behind[0] = lock;
+        db->behind[1] = file;
     }
 
     ngx_log_error(NGX_LOG_ERR, log, 0,

@@ -1319,8 +1319,10 @@ seed_run(seed_options_t *o, FILE *in, size_t estimate, size_t *done,
         goto failed;
     }
 
+    /* the writer's lock is held: the two agree, or do not belong together */
+
     if (account_store_check_lock(s.txn, 1, &lock, &file)
-        == ACCOUNT_STORE_LOCK_FOREIGN)
+        != ACCOUNT_STORE_LOCK_AGREES)
     {
         fprintf(stderr, "%s: %s does not match its lock file %s%s "
                 "(transaction %zu in the lock file, %zu in the database): "

@@ -336,7 +336,13 @@ account_store_check_lock(MDB_txn *txn, int write, size_t *lock,
 
     *file = info.me_last_txnid;
 
-    if (*lock == *file) {
+    /*
+     * A file that has had no commit yet (just created, by this opener or
+     * another) has two empty meta pages alike: any id reads and writes it
+     * the same way.
+     */
+
+    if (*lock == *file || *file == 0) {
         return ACCOUNT_STORE_LOCK_AGREES;
     }
 

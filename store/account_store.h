@@ -106,9 +106,10 @@ int account_store_open_db(MDB_txn *txn, MDB_dbi *dbi);
  * read at a wrong snapshot, and written over one.  Compares, inside the live
  * transaction txn (a write one if "write" is set), the lock file's newest
  * id with the data file's.
- * ACCOUNT_STORE_LOCK_BEHIND is the moment of a commit (the data file's meta
- * page is written and synced first), or what a writer killed in between
- * leaves; "lock" and "file" get the two ids.
+ * ACCOUNT_STORE_LOCK_BEHIND is, for a reader, the moment of a commit (the
+ * data file's meta page is written and synced first); a writer never sees
+ * it otherwise (LMDB sets the lock file from the data file when a writer
+ * died between the two).  "lock" and "file" get the two ids.
  */
 typedef enum {
     ACCOUNT_STORE_LOCK_AGREES = 0,

@@ -122,6 +122,16 @@ sleep 2;
 is(status($n, '/health'), 503,
    'lock file behind: still 503 while the other process holds it');
 
+# a seeder would write its commit over the newest one of the new file
+($st, $out, $err) = run_seed('--db', $db, '--count', 1, '--start', 888);
+is($st, 1, 'lock file behind: a seeder refuses, exit status 1');
+like($err, qr/\(transaction 2 in the lock file, 3 in the database\)/,
+     'lock file behind: a seeder says why') or diag($err);
+system('cp', '--sparse=always', $db, "$tmp/copy.mdb") == 0 or die;
+unlink "$tmp/copy.mdb-lock";
+is_deeply([sort keys %{dump_db("$tmp/copy.mdb")}], [1000, 2000, 3000],
+          'lock file behind: the new data is untouched');
+
 stop_nginx($holder);
 ok(wait_for(5, sub { status($n, '/accounts/3000') == 200 }),
    'lock file behind, the other process gone: the newest data is served');
@@ -135,6 +145,19 @@ ok(wait_for(5, sub { status($n, '/accounts/602') == 200 }),
    'both renamed: the new data is served');
 is(status($n, '/accounts/3000'), 404, 'both renamed: the old data is gone');
 is(status($n, '/health'), 200, 'both renamed: /health says 200');
+
+# 3b. the database removed and seeded again at its path while the workers
+# still hold the lock file (no request in between): a new file that has had
+# no commit goes with any lock file
+
+unlink $db or die "unlink: $!";
+($st, $out, $err) = run_seed('--db', $db, '--count', 2, '--start', 9000);
+is($st, 0, 'removed and seeded again: the seeder writes') or diag($err);
+ok(wait_for(5, sub { status($n, '/accounts/9001') == 200 }),
+   'removed and seeded again: the new data is served');
+is(status($n, '/accounts/602'), 404,
+   'removed and seeded again: the old data is gone');
+is(status($n, '/health'), 200, 'removed and seeded again: /health says 200');
 
 unlike(error_log($n), qr/\[(?:alert|crit|emerg)\]|faulted/,
        'no alert, crit, emerg or fault in the error log');
@@ -151,8 +174,8 @@ $n = start_nginx(port => $port, db => $db, workers => 1,
                      . "{ account_lookup; } location = /health "
                      . "{ account_health; } }");
 my $m = { %$n, port => $port + 1 };
-is(status($m, '/accounts/602'), 200, 'two spellings: the second one serves');
-is(status($n, '/accounts/602'), 200, 'two spellings: the first one serves');
+is(status($m, '/accounts/9001'), 200, 'two spellings: the second one serves');
+is(status($n, '/accounts/9001'), 200, 'two spellings: the first one serves');
 my $maps = 0;
 {
     my $master = nginx_pid($n);
