@@ -4,21 +4,12 @@ use strict;
 use warnings;
 
 use lib 't/lib';
-use AccountTest qw(run_seed dump_db);
+use AccountTest qw(run_seed dump_db write_file);
 use File::Temp qw(tempdir);
 use Test::More;
 
 my $seed = AccountTest::seed_tool();
 my $tmp = tempdir(CLEANUP => 1);
-
-
-sub write_file {
-    my ($name, $text) = @_;
-    open my $fh, '>', "$tmp/$name" or die $!;
-    print $fh $text;
-    close $fh;
-    return "$tmp/$name";
-}
 
 my $db = "$tmp/default.mdb";
 my ($st, $out, $err) = run_seed('--db', $db);
@@ -48,7 +39,7 @@ is($st, 0, '--count 0 is allowed');
 ($st, $out) = run_seed('--db', $db, '--count', 5, '--quiet');
 is($out, '', '--quiet prints nothing');
 
-my $good = write_file('good.jsonl', <<'_EOF_');
+my $good = write_file("$tmp/good.jsonl", <<'_EOF_');
 {"id":"a-1","name":"Ada","tags":["x","y"],"age":36}
 {"name":"Grace \"Amazing\" Hopper","id":"g.2"}
 
@@ -66,7 +57,7 @@ is($kv->{'g.2'}, '{"name":"Grace \\"Amazing\\" Hopper","id":"g.2"}',
 is($kv->{'u_3'}, qq({"id":"u_3","name":"caf\xc3\xa9 \xe2\x98\x83"}),
    'unicode escapes are stored as UTF-8');
 
-my $numbers = write_file('numbers.jsonl', <<'_EOF_');
+my $numbers = write_file("$tmp/numbers.jsonl", <<'_EOF_');
 {"id":"num-1","name":"N", "a" : 0.1, "b":1E2, "c":1.50, "d":-0, "e":"\u00e9\/"}
 _EOF_
 
@@ -80,14 +71,14 @@ is(dump_db("$tmp/numbers.mdb")->{'num-1'},
 for my $n ('9223372036854775808', '-9223372036854775809',
            '18446744073709551616')
 {
-    my $big = write_file('big.jsonl', qq({"id":"big","name":"B","n":$n}\n));
+    my $big = write_file("$tmp/big.jsonl", qq({"id":"big","name":"B","n":$n}\n));
     ($st, $out, $err) = run_seed('--db', "$tmp/numbers.mdb", '--from', $big);
     is($st, 65, "an integer beyond 64 bits ($n) is a bad line");
     like($err, qr/\Q$big\E:1:\d+: too big (negative )?integer/,
          "$n: and says so");
 }
 
-my $unsorted = write_file('unsorted.jsonl', join '', map { qq({"id":"$_->[0]","name":"$_->[1]"}\n) }
+my $unsorted = write_file("$tmp/unsorted.jsonl", join '', map { qq({"id":"$_->[0]","name":"$_->[1]"}\n) }
     ['zz', 'last'], ['100000', 'six'], ['99999', 'five'], ['aa', 'first'],
     ['100000', 'six again']);
 ($st) = run_seed('--db', "$tmp/unsorted.mdb", '--from', $unsorted);
@@ -100,7 +91,7 @@ is_deeply(dump_db("$tmp/unsorted.mdb"), {
 }, 'every account is stored, and of two equal ids the later line wins');
 
 my %before = %{ dump_db($db) };
-my $bad = write_file('bad.jsonl', <<'_EOF_');
+my $bad = write_file("$tmp/bad.jsonl", <<'_EOF_');
 {"id":"new-1","name":"One"}
 {"id":"new-2","name":"Two"}
 {"id":"new-3","name":"Three",}
@@ -114,12 +105,12 @@ like($err, qr/^account-seed: \Q$bad\E:3:30: /m,
 like($err, qr/nothing was written to \Q$db\E/, 'and says nothing was written');
 is_deeply(dump_db($db), \%before, 'and nothing was written');
 
-my $noid = write_file('noid.jsonl', qq({"id":"ok","name":"x"}\n{"name":"x"}\n));
+my $noid = write_file("$tmp/noid.jsonl", qq({"id":"ok","name":"x"}\n{"name":"x"}\n));
 ($st, $out, $err) = run_seed('--db', $db, '--from', $noid);
 is($st, 65, 'a line without an id fails');
 like($err, qr/\Q$noid\E:2: "id" must be a string/, 'with a clear reason');
 
-my $badid = write_file('badid.jsonl', qq({"id":"a/b","name":"x"}\n));
+my $badid = write_file("$tmp/badid.jsonl", qq({"id":"a/b","name":"x"}\n));
 ($st, $out, $err) = run_seed('--db', $db, '--from', $badid);
 is($st, 65, 'an id the service could not serve fails');
 like($err, qr/:1: invalid "id": the id contains a slash/, 'with the id rule');
@@ -171,7 +162,7 @@ like($err, qr/No such file or directory/, 'with the reason');
 
 # standard input
 my $in = "$tmp/in.jsonl";
-write_file('in.jsonl', qq({"id":"stdin-1","name":"S"}\n));
+write_file("$tmp/in.jsonl", qq({"id":"stdin-1","name":"S"}\n));
 $out = `$seed --db $db --from - < $in`;
 is($out, "Imported 1 accounts from (stdin)\n", '--from - reads standard input');
 is(dump_db($db)->{'stdin-1'}, '{"id":"stdin-1","name":"S"}', 'and stores it');

@@ -6,7 +6,7 @@ use strict;
 use warnings;
 
 use lib 't/lib';
-use AccountTest qw(run_seed dump_db);
+use AccountTest qw(run_seed dump_db write_file);
 use Fcntl qw(:flock O_RDWR O_CREAT);
 use File::Temp qw(tempdir);
 use POSIX qw(WNOHANG);
@@ -15,15 +15,6 @@ use Test::More;
 
 my $seed = AccountTest::seed_tool();
 my $tmp = tempdir(CLEANUP => 1);
-
-
-sub write_file {
-    my ($name, $text) = @_;
-    open my $fh, '>', "$tmp/$name" or die $!;
-    print $fh $text;
-    close $fh;
-    return "$tmp/$name";
-}
 
 # is the writers' lock of the database held by another process?
 sub locked {
@@ -39,7 +30,7 @@ sub locked {
     # map, under the pages the first one is writing through its map
     my $what = 'a second seeder while one is writing';
     my $db = "$tmp/two.mdb";
-    my $one = write_file('one.jsonl', qq({"id":"second","name":"B"}\n));
+    my $one = write_file("$tmp/one.jsonl", qq({"id":"second","name":"B"}\n));
 
     my $pid = fork() // die "fork: $!";
     if ($pid == 0) {

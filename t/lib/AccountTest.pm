@@ -11,7 +11,7 @@ use File::Basename qw(dirname);
 use File::Temp qw(tempdir);
 
 use Exporter 'import';
-our @EXPORT_OK = qw(seed new_db seed_tool run_seed dump_db);
+our @EXPORT_OK = qw(seed new_db seed_tool run_seed dump_db write_file);
 
 our $Root = abs_path(dirname(__FILE__) . '/../..');
 our $Build = $ENV{ACCOUNT_BUILD} || "$Root/build";
@@ -60,6 +60,15 @@ sub dump_db {
         $kv{$k} = $v;
     }
     return \%kv;
+}
+
+# write_file('path/to/file', TEXT): the text as the file's bytes; the path
+sub write_file {
+    my ($path, $text) = @_;
+    open my $fh, '>:raw', $path or die "$path: $!";
+    print $fh $text;
+    close $fh;
+    return $path;
 }
 
 # a fresh database seeded with the given account-seed arguments
