@@ -73,6 +73,7 @@ Allow: GET, HEAD
 --- http_config
 account_db $TEST_NGINX_DB_GONE;
 --- init
+AccountTest::served();
 unlink $ENV{TEST_NGINX_DB_GONE} or die "unlink: $!";
 --- pipelined_requests eval
 ["GET /health", "GET /accounts/10000"]
@@ -93,6 +94,7 @@ is gone
 --- http_config
 account_db $TEST_NGINX_DB_SWAP;
 --- init
+AccountTest::served();
 my $new = "$ENV{TEST_NGINX_DB_SWAP}.new";
 AccountTest::seed($new, '--count', 1, '--start', 555);
 rename $new, $ENV{TEST_NGINX_DB_SWAP} or die "rename: $!";
@@ -131,6 +133,7 @@ qr/\[error\] .*account_db "[^"]+" cannot be opened by worker user "root": Is a d
 --- http_config
 account_db $TEST_NGINX_DB_LATE;
 --- init
+AccountTest::served();
 rmdir "$ENV{TEST_NGINX_DB_LATE}-lock" or die "rmdir: $!";
 --- pipelined_requests eval
 ["GET /health", "GET /accounts/10000"]

@@ -35,6 +35,7 @@ __DATA__
 --- http_config
 account_db $TEST_NGINX_DB_LIVE;
 --- init
+AccountTest::served();
 AccountTest::seed($ENV{TEST_NGINX_DB_LIVE}, '--count', 1, '--start', 424242);
 --- pipelined_requests eval
 ["GET /accounts/424242", "GET /accounts/10000"]
@@ -49,6 +50,7 @@ AccountTest::seed($ENV{TEST_NGINX_DB_LIVE}, '--count', 1, '--start', 424242);
 --- http_config
 account_db $TEST_NGINX_DB_REWRITE;
 --- init
+AccountTest::served();
 open my $fh, '>', "$ENV{TEST_NGINX_DB_REWRITE}.jsonl" or die $!;
 print $fh qq{{"id":"10000","name":"Ada Lovelace","email":"ada\@example.org"}\n};
 close $fh;
@@ -65,6 +67,7 @@ GET /accounts/10000
 --- http_config
 account_db $TEST_NGINX_DB_GROW;
 --- init
+AccountTest::served();
 my $before = main::map_size($ENV{TEST_NGINX_DB_GROW});
 AccountTest::seed($ENV{TEST_NGINX_DB_GROW}, '--count', 400000,
                   '--start', 1000000);

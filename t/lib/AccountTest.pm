@@ -9,9 +9,11 @@ use warnings;
 use Cwd qw(abs_path);
 use File::Basename qw(dirname);
 use File::Temp qw(tempdir);
+use IO::Socket::INET;
+use Time::HiRes qw(sleep time);
 
 use Exporter 'import';
-our @EXPORT_OK = qw(seed new_db seed_tool run_seed dump_db write_file);
+our @EXPORT_OK = qw(seed new_db seed_tool run_seed dump_db write_file served);
 
 our $Root = abs_path(dirname(__FILE__) . '/../..');
 our $Build = $ENV{ACCOUNT_BUILD} || "$Root/build";
@@ -69,6 +71,34 @@ sub write_file {
     print $fh $text;
     close $fh;
     return $path;
+}
+
+# served(): waits until the nginx of the block being run answers a request.
+# Test::Nginx runs a block's --- init a few milliseconds after it started
+# nginx, when the worker may not have opened the database yet; a --- init
+# that changes the database under a running worker calls this first.
+sub served {
+    my $port = Test::Nginx::Util::server_port();
+    my $deadline = time + 60;
+
+    while (time < $deadline) {
+        my $answer = eval {
+            local $SIG{ALRM} = sub { die "timeout\n" };
+            alarm 10;
+            my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                          PeerPort => $port)
+                or die "connect: $!\n";
+            print $s "GET /health HTTP/1.0\r\nHost: localhost\r\n\r\n";
+            my $line = <$s>;
+            alarm 0;
+            $line;
+        };
+        alarm 0;
+        return if defined $answer && $answer =~ m{^HTTP/1\.\d \d{3} };
+        sleep 0.05;
+    }
+
+    die "nginx did not answer on port $port within 60s\n";
 }
 
 # a fresh database seeded with the given account-seed arguments
