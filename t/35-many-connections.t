@@ -73,7 +73,10 @@ ok($r->{ok}, 'wrk ran') or diag($r->{raw});
 note($r->{raw});
 like($r->{raw}, qr/2 threads and $want connections/,
      "wrk opened $want connections");
-cmp_ok($r->{requests}, '>', $load * $want,
+# a floor, not a speed: three requests a connection on average, which a
+# sanitized build on a busy machine makes too (docs/RELIABILITY.md has the
+# figure of a plain build)
+cmp_ok($r->{requests}, '>', 3 * $want,
        "wrk sent $r->{requests} requests");
 is($r->{non2xx}, 0, 'no request failed (non-2xx responses)');
 is($r->{socket_errors}, 0, 'no socket errors');
