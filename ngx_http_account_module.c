@@ -1032,8 +1032,8 @@ ngx_http_account_db_close(ngx_http_account_db_t *db)
 /*
  * Once a second: follow a database or a lock file that was replaced (a new
  * file under the same path), let go of a database that was removed or cut
- * short, and try again to open one that could not be opened.  It reads the map, so it runs inside
- * ngx_http_account_read()'s fault guard.
+ * short, and try again to open one that could not be opened.  It reads the
+ * map, so it runs inside ngx_http_account_read()'s fault guard.
  */
 
 static void
@@ -1144,14 +1144,7 @@ ngx_http_account_db_check_user(ngx_http_account_db_t *db, ngx_cycle_t *cycle)
         return;
     }
 
-    lock = ngx_pnalloc(cycle->pool, db->path.len
-                                    + sizeof(ACCOUNT_STORE_LOCK_SUFFIX));
-    if (lock == NULL) {
-        return;
-    }
-
-    p = ngx_cpymem(lock, db->path.data, db->path.len);
-    ngx_memcpy(p, ACCOUNT_STORE_LOCK_SUFFIX, sizeof(ACCOUNT_STORE_LOCK_SUFFIX));
+    lock = db->lock.data;
 
     if (ngx_file_info(lock, &fi) == NGX_FILE_ERROR) {
 
@@ -1482,21 +1475,25 @@ ngx_http_account_init_process(ngx_cycle_t *cycle)
     sa.sa_flags = SA_NODEFER;
     sigemptyset(&sa.sa_mask);
 
+    /*
+     * What a fault outside a database read goes to: the handler there was
+     * (never this one), or the default one (the zeroed statics).
+     */
+
     if (sigaction(SIGBUS, &sa, &bus) == -1
         || sigaction(SIGSEGV, &sa, &segv) == -1)
     {
         ngx_log_error(NGX_LOG_ALERT, cycle->log, ngx_errno,
                       "sigaction(SIGBUS, SIGSEGV) failed");
-    }
 
-    /* what a fault outside a database read goes to, never this handler */
+    } else {
+        if (bus.sa_handler != ngx_http_account_fault_handler) {
+            ngx_http_account_fault_sigbus = bus;
+        }
 
-    if (bus.sa_handler != ngx_http_account_fault_handler) {
-        ngx_http_account_fault_sigbus = bus;
-    }
-
-    if (segv.sa_handler != ngx_http_account_fault_handler) {
-        ngx_http_account_fault_sigsegv = segv;
+        if (segv.sa_handler != ngx_http_account_fault_handler) {
+            ngx_http_account_fault_sigsegv = segv;
+        }
     }
 
     dbp = amcf->dbs.elts;

@@ -21,6 +21,19 @@ account_line_error(json_t *doc, json_error_t *err, const char *text)
 }
 
 
+size_t
+account_line_trim(const char *line, size_t len)
+{
+    while (len > 0 && (line[len - 1] == '\r' || line[len - 1] == ' '
+                       || line[len - 1] == '\t'))
+    {
+        len--;
+    }
+
+    return len;
+}
+
+
 json_t *
 account_line_parse(const char *line, size_t len, unsigned char *id,
     size_t *id_len, json_error_t *err)
@@ -28,11 +41,7 @@ account_line_parse(const char *line, size_t len, unsigned char *id,
     json_t           *doc, *jid, *name;
     account_id_rc_e   rc;
 
-    while (len > 0 && (line[len - 1] == '\r' || line[len - 1] == ' '
-                       || line[len - 1] == '\t'))
-    {
-        len--;
-    }
+    len = account_line_trim(line, len);
 
     err->text[0] = '\0';
     err->column = 0;

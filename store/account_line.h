@@ -16,6 +16,9 @@
 #define ACCOUNT_LINE_TOO_LONG  "the line is longer than 1048576 bytes"
 
 
+/* the length of [line, line + len) without the blanks and "\r" that end it */
+size_t account_line_trim(const char *line, size_t len);
+
 /*
  * Parses [line, line + len), a line without its "\n" (a trailing "\r" and
  * blanks are ignored).  Returns the account document, with the validated id

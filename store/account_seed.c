@@ -677,13 +677,7 @@ done:
 static int
 seed_line_fits(const char *p, size_t len)
 {
-    while (len > SEED_LINE_MAX
-           && (p[len - 1] == ' ' || p[len - 1] == '\t' || p[len - 1] == '\r'))
-    {
-        len--;
-    }
-
-    return len <= SEED_LINE_MAX;
+    return len <= SEED_LINE_MAX || account_line_trim(p, len) <= SEED_LINE_MAX;
 }
 
 
@@ -1451,11 +1445,7 @@ seed_spool(FILE *in, const char *name, const char *db_path, int *status)
 
         /* the line open at the end of buf: its last byte that is no blank */
 
-        for (last = buf + n; last > p; last--) {
-            if (last[-1] != ' ' && last[-1] != '\t' && last[-1] != '\r') {
-                break;
-            }
-        }
+        last = p + account_line_trim(p, buf + n - p);
 
         if (last > p && line + (size_t) (last - p) > SEED_LINE_MAX) {
             break;
