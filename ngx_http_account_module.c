@@ -108,6 +108,7 @@ static void ngx_http_account_db_check(ngx_http_account_db_t *db,
     ngx_log_t *log);
 static ngx_uint_t ngx_http_account_db_short(ngx_http_account_db_t *db,
     ngx_file_info_t *fi);
+static const char *ngx_http_account_user(ngx_core_conf_t *ccf);
 static void ngx_http_account_db_check_user(ngx_http_account_db_t *db,
     ngx_cycle_t *cycle);
 
@@ -344,7 +345,7 @@ ngx_http_account_read(ngx_http_request_t *r, ngx_http_account_db_t *db,
         doc->len = val.mv_size;
         doc->data = NULL;
 
-        if (!r->header_only) {
+        if (r->method != NGX_HTTP_HEAD && !r->header_only) {
             doc->data = ngx_pnalloc(r->pool, val.mv_size);
 
             if (doc->data == NULL) {
@@ -528,9 +529,10 @@ ngx_http_account_send(ngx_http_request_t *r, ngx_uint_t status, u_char *data,
 
     b->pos = data;
     b->last = data + len;
-    b->memory = 1;
+    b->memory = len ? 1 : 0;    /* an empty document: a special buf */
     b->last_buf = (r == r->main) ? 1 : 0;
     b->last_in_chain = 1;
+    b->sync = (r == r->main || len) ? 0 : 1;
 
     out.buf = b;
     out.next = NULL;
@@ -884,7 +886,7 @@ ngx_http_account_db_open(ngx_http_account_db_t *db, ngx_log_t *log)
         ngx_log_error(NGX_LOG_ERR, log, 0,
                       "account_db \"%V\" cannot be opened by worker user "
                       "\"%s\": %s%s", &db->path,
-                      ccf->username ? ccf->username : "(current)",
+                      ngx_http_account_user(ccf),
                       mdb_strerror(rc),
                       rc == EACCES && !db->nolock
                       ? " (LMDB readers need write access to the lock file "
@@ -991,7 +993,10 @@ ngx_http_account_db_agree(ngx_http_account_db_t *db, ngx_log_t *log)
                   "account_db \"%V\" does not match its lock file \"%V\" "
                   "(transaction %uz in the lock file, %uz in the database): "
                   "the database was replaced while the old lock file was "
-                  "still open; rename the new lock file over \"%V\" too",
+                  "still open; rename the new lock file over \"%V\" too "
+                  "(if there is none, a writer was killed within its "
+                  "commit: the lock file is made again from the database "
+                  "once no process has it open, nginx included)",
                   &db->path, &db->lock, lock, file, &db->lock);
 
     return NGX_HTTP_ACCOUNT_ELOCK;
@@ -1114,6 +1119,26 @@ ngx_http_account_db_short(ngx_http_account_db_t *db, ngx_file_info_t *fi)
 }
 
 
+/*
+ * The user the workers serve as: without a master process, nginx serves as
+ * the user that started it, whatever "user" says.
+ */
+
+static const char *
+ngx_http_account_user(ngx_core_conf_t *ccf)
+{
+    struct passwd  *pwd;
+
+    if (ccf->master && ccf->username) {
+        return ccf->username;
+    }
+
+    pwd = getpwuid(geteuid());
+
+    return pwd ? pwd->pw_name : "(current)";
+}
+
+
 /* what "nginx -t" can tell about the worker user's access to the lock file */
 
 static void
@@ -1131,7 +1156,9 @@ ngx_http_account_db_check_user(ngx_http_account_db_t *db, ngx_cycle_t *cycle)
 
     ccf = (ngx_core_conf_t *) ngx_get_conf(cycle->conf_ctx, ngx_core_module);
 
-    if (ccf->user == (ngx_uid_t) NGX_CONF_UNSET_UINT) {
+    /* as ngx_http_account_user() */
+
+    if (ccf->user == (ngx_uid_t) NGX_CONF_UNSET_UINT || !ccf->master) {
         uid = geteuid();
         gid = getegid();
 
@@ -1150,12 +1177,14 @@ ngx_http_account_db_check_user(ngx_http_account_db_t *db, ngx_cycle_t *cycle)
 
         /* the first reader creates the lock file in the directory */
 
-        dir = ngx_pstrdup(cycle->pool, &db->path);
+        dir = ngx_pnalloc(cycle->pool, db->path.len + 1);
         if (dir == NULL) {
             return;
         }
 
-        p = dir + db->path.len;
+        p = ngx_cpymem(dir, db->path.data, db->path.len);
+        *p = '\0';
+
         while (p > dir && *p != '/') {
             p--;
         }
@@ -1180,7 +1209,7 @@ ngx_http_account_db_check_user(ngx_http_account_db_t *db, ngx_cycle_t *cycle)
                   "account_db \"%V\": worker user \"%s\" cannot write \"%s\"; "
                   "LMDB readers need write access to the lock file, or "
                   "\"lock=off\" for a database that nobody writes",
-                  &db->path, ccf->username ? ccf->username : "(current)",
+                  &db->path, ngx_http_account_user(ccf),
                   lock);
 }
 
@@ -1294,6 +1323,7 @@ ngx_http_account_db(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_http_account_loc_conf_t *alcf = conf;
 
     int                            rc;
+    char                          *hint;
     MDB_env                       *env;
     MDB_dbi                        dbi;
     ngx_str_t                     *value, path;
@@ -1369,10 +1399,30 @@ ngx_http_account_db(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
                                    &env, &dbi);
 
     if (rc != MDB_SUCCESS) {
+
+        if (rc == ENOENT) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "account_db \"%V\" is not a usable LMDB "
+                               "database: %s (create it with account-seed "
+                               "--db %V)", &path, mdb_strerror(rc), &path);
+            return NGX_CONF_ERROR;
+        }
+
+        /* what else the operator can do about it */
+
+        if (fi.st_ino != 0 && ngx_is_dir(&fi)) {
+            hint = " (a directory: name the database file in it)";
+
+        } else if (rc == MDB_INVALID || rc == MDB_VERSION_MISMATCH) {
+            hint = " (not a database that account-seed wrote)";
+
+        } else {
+            hint = "";
+        }
+
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "account_db \"%V\" is not a usable LMDB "
-                           "database: %s (create it with account-seed "
-                           "--db %V)", &path, mdb_strerror(rc), &path);
+                           "database: %s%s", &path, mdb_strerror(rc), hint);
         return NGX_CONF_ERROR;
     }
 

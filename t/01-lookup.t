@@ -6,6 +6,12 @@ use Test::Nginx::Socket 'no_plan';
 
 $ENV{TEST_NGINX_DB} = new_db();
 
+# a database that another tool added an empty document to, under "empty"
+$ENV{TEST_NGINX_DB_EMPTY} = new_db('--count', 1);
+open my $load, '|-', "mdb_load -n -T $ENV{TEST_NGINX_DB_EMPTY}" or die $!;
+print $load "empty\n\n";
+close $load or die "mdb_load failed\n";
+
 add_block_preprocessor(sub {
     my $block = shift;
 
@@ -288,3 +294,17 @@ GET /other/7
 --- error_code: 200
 --- response_body chomp
 {"id":"7","name":"Person_0"}
+
+
+
+=== TEST 26: an empty document, written by another tool, is an empty 200
+--- http_config
+account_db $TEST_NGINX_DB_EMPTY;
+--- request
+GET /accounts/empty
+--- error_code: 200
+--- response_headers
+Content-Type: application/json
+Content-Length: 0
+--- response_body eval
+""

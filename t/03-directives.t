@@ -71,7 +71,7 @@ location /accounts/ { account_lookup; }
 GET /accounts/10000
 --- must_die
 --- error_log eval
-qr/\[emerg\] .*account_db "[^"]*not-lmdb.mdb" is not a usable LMDB database: MDB_INVALID/
+qr/\[emerg\] .*account_db "[^"]*not-lmdb.mdb" is not a usable LMDB database: MDB_INVALID: [^\n]* \(not a database that account-seed wrote\)/
 
 
 
@@ -84,7 +84,7 @@ location /accounts/ { account_lookup; }
 GET /accounts/10000
 --- must_die
 --- error_log eval
-qr/\[emerg\] .*account_db "[^"]*" is not a usable LMDB database: Invalid argument/
+qr/\[emerg\] .*account_db "[^"]*" is not a usable LMDB database: Invalid argument \(a directory: name the database file in it\)/
 
 
 
@@ -202,6 +202,13 @@ location /people/ { account_db $TEST_NGINX_DB; account_lookup; }
 ["GET /accounts/10000", "GET /people/10001"]
 --- response_body eval
 ['{"id":"10000","name":"Person_0"}', '{"id":"10001","name":"Person_1"}']
+--- response_body_filters eval
+sub {
+    my @maps = AccountTest::mappings($ENV{TEST_NGINX_DB});
+    die "no nginx process maps the database\n" unless @maps;
+    die "mapped more than once: @maps\n" if grep { !/:1$/ } @maps;
+    $_[0]
+}
 
 
 

@@ -13,7 +13,8 @@ use IO::Socket::INET;
 use Time::HiRes qw(sleep time);
 
 use Exporter 'import';
-our @EXPORT_OK = qw(seed new_db seed_tool run_seed dump_db write_file served);
+our @EXPORT_OK = qw(seed new_db seed_tool run_seed dump_db write_file served
+                    mappings);
 
 our $Root = abs_path(dirname(__FILE__) . '/../..');
 our $Build = $ENV{ACCOUNT_BUILD} || "$Root/build";
@@ -99,6 +100,32 @@ sub served {
     }
 
     die "nginx did not answer on port $port within 60s\n";
+}
+
+# mappings($file): for each process of the nginx of the block being run
+# (the one in its pid file and its children) that maps $file, how many
+# times it does, as "pid:count" strings
+sub mappings {
+    my ($file) = @_;
+    my @counts;
+
+    open my $pf, '<', $Test::Nginx::Util::PidFile
+        or die "$Test::Nginx::Util::PidFile: $!\n";
+    my ($pid) = <$pf> =~ /(\d+)/;
+    close $pf;
+
+    my @pids = ($pid);
+    if (open my $ch, '<', "/proc/$pid/task/$pid/children") {
+        push @pids, split ' ', scalar(<$ch>) // '';
+    }
+
+    for my $p (@pids) {
+        open my $mh, '<', "/proc/$p/maps" or next;
+        my $n = grep { m{ \Q$file\E$} } <$mh>;
+        push @counts, "$p:$n" if $n;
+    }
+
+    return @counts;
 }
 
 # a fresh database seeded with the given account-seed arguments
