@@ -57,6 +57,9 @@
 /* seed_run(): an error already told, not an LMDB one */
 #define SEED_FAILED         (-2)
 
+/* seed_run(): the input could not be read (told) */
+#define SEED_UNREADABLE     (-3)
+
 
 typedef struct {
     const char     *db_path;
@@ -104,7 +107,9 @@ typedef struct {
     MDB_txn        *txn;
     MDB_dbi         dbi;
     size_t          done;
+    int             quiet;
     int             progress;
+    int             drawn;           /* a progress line is not ended */
     struct timespec started;
     struct timespec shown;
     char           *buf;             /* rendered values */
@@ -287,6 +292,20 @@ seed_progress(seed_t *s, int last)
 
     fprintf(stderr, "\r%zu accounts, %.0f/s%s", s->done,
             t > 0 ? (double) s->done / t : 0.0, last ? "\n" : "");
+
+    s->drawn = !last;
+}
+
+
+/* ends the progress line, if one is drawn, before an error is printed */
+
+static void
+seed_progress_end(seed_t *s)
+{
+    if (s->drawn) {
+        fputc('\n', stderr);
+        s->drawn = 0;
+    }
 }
 
 
@@ -985,6 +1004,8 @@ seed_store_block(seed_t *s, seed_block_t *b, const char *file,
     *lineno += b->lines;
 
     if (b->rc == -1) {
+        seed_progress_end(s);
+
         if (b->err.column > 0) {
             fprintf(stderr, "%s: %s:%zu:%d: %s\n", progname, file, *lineno,
                     b->err.column, b->err.text);
@@ -1129,6 +1150,12 @@ seed_import(seed_t *s, FILE *in, const char *file)
 
     /* what ended the input, once the blocks before it are stored */
 
+    if (rc == MDB_SUCCESS
+        && (im->read_rc != MDB_SUCCESS || im->too_long || im->read_errno))
+    {
+        seed_progress_end(s);
+    }
+
     if (rc == MDB_SUCCESS && im->read_rc != MDB_SUCCESS) {
         fprintf(stderr, "%s: %s:%zu: the line does not fit in memory: %s\n",
                 progname, file, lineno + 1, strerror(im->read_rc));
@@ -1142,7 +1169,7 @@ seed_import(seed_t *s, FILE *in, const char *file)
     } else if (rc == MDB_SUCCESS && im->read_errno != 0) {
         fprintf(stderr, "%s: %s: read error: %s\n", progname, file,
                 strerror(im->read_errno));
-        rc = -1;
+        rc = SEED_UNREADABLE;
     }
 
     if (rc == MDB_SUCCESS && s->nrecs > 0) {
@@ -1160,7 +1187,7 @@ seed_import(seed_t *s, FILE *in, const char *file)
 
     json_set_alloc_funcs(malloc, free);
 
-    if (rc == MDB_SUCCESS && s->done == 0) {
+    if (rc == MDB_SUCCESS && s->done == 0 && !s->quiet) {
         fprintf(stderr, "%s: %s: no accounts in the input\n", progname,
                 file);
     }
@@ -1301,6 +1328,9 @@ seed_run(seed_options_t *o, FILE *in, size_t estimate, size_t *done,
 
     rc = mdb_env_set_mapsize(env, want);
     if (rc != MDB_SUCCESS) {
+        fprintf(stderr, "%s: %s: cannot map the %zu bytes the accounts "
+                "need: %s\n", progname, o->db_path, want, mdb_strerror(rc));
+        rc = SEED_FAILED;
         goto failed;
     }
 
@@ -1321,7 +1351,10 @@ seed_run(seed_options_t *o, FILE *in, size_t estimate, size_t *done,
         fprintf(stderr, "%s: %s does not match its lock file %s%s "
                 "(transaction %zu in the lock file, %zu in the database): "
                 "the database was replaced while the old lock file was "
-                "still open; rename the new lock file over it too\n",
+                "still open; rename the new lock file over it too (if "
+                "there is none, a writer was killed within its commit: the "
+                "lock file is made again from the database once no process "
+                "has it open, nginx included)\n",
                 progname, o->db_path, o->db_path, ACCOUNT_STORE_LOCK_SUFFIX,
                 lock, file);
         mdb_txn_abort(s.txn);
@@ -1335,6 +1368,7 @@ seed_run(seed_options_t *o, FILE *in, size_t estimate, size_t *done,
         goto failed;
     }
 
+    s.quiet = o->quiet;
     s.progress = !o->quiet && isatty(STDERR_FILENO);
     clock_gettime(CLOCK_MONOTONIC, &s.started);
     s.shown = s.started;
@@ -1349,10 +1383,7 @@ seed_run(seed_options_t *o, FILE *in, size_t estimate, size_t *done,
         rc = mdb_txn_commit(s.txn);
 
     } else {
-        if (s.progress) {
-            fputc('\n', stderr);
-        }
-
+        seed_progress_end(&s);
         mdb_txn_abort(s.txn);
     }
 
@@ -1536,6 +1567,7 @@ main(int argc, char **argv)
 {
     int              c, rc, lock, generate;
     FILE            *in, *spool;
+    off_t            origin;
     size_t           estimate, done, map_size;
     struct stat      st;
     seed_options_t   o;
@@ -1636,13 +1668,30 @@ main(int argc, char **argv)
             in = spool;
         }
 
-        /* a file of JSON Lines is about as large as the data it holds */
+        /*
+         * Where the import starts: standard input can be a file that the
+         * shell has already read a part of.  A file of JSON Lines is about
+         * as large as the data it holds.
+         */
 
-        estimate = (fstat(fileno(in), &st) == 0)
-                   ? (size_t) st.st_size : ACCOUNT_STORE_MAP_MIN * 16;
+        origin = ftello(in);
+
+        if (origin < 0) {
+            origin = 0;
+        }
+
+        if (fstat(fileno(in), &st) == 0) {
+            estimate = (st.st_size > origin) ? (size_t) (st.st_size - origin)
+                                             : 0;
+
+        } else {
+            estimate = ACCOUNT_STORE_MAP_MIN * 16;
+        }
 
     } else {
-        estimate = o.count * SEED_ACCOUNT_BYTES;
+        origin = 0;
+        estimate = (o.count > SIZE_MAX / SEED_ACCOUNT_BYTES)
+                   ? SIZE_MAX : o.count * SEED_ACCOUNT_BYTES;
     }
 
     if (seed_bus_init(o.db_path) != 0) {
@@ -1700,7 +1749,7 @@ main(int argc, char **argv)
 
         /* the estimate was short: start again with a map twice as large */
 
-        if (in && fseek(in, 0, SEEK_SET) != 0) {
+        if (in && fseeko(in, origin, SEEK_SET) != 0) {
             fprintf(stderr, "%s: the map of %s is full and %s cannot be "
                     "read again; import from a regular file\n",
                     progname, o.db_path, o.from);
@@ -1718,10 +1767,11 @@ main(int argc, char **argv)
 
     close(lock);
 
-    if (rc == -1 || rc == SEED_FAILED) {
+    if (rc == -1 || rc == SEED_FAILED || rc == SEED_UNREADABLE) {
         fprintf(stderr, "%s: nothing was written to %s\n", progname,
                 o.db_path);
-        return rc == -1 ? EX_DATAERR : 1;
+        return rc == -1 ? EX_DATAERR
+                        : (rc == SEED_UNREADABLE ? EX_NOINPUT : 1);
     }
 
     if (rc != MDB_SUCCESS) {

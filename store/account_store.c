@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
@@ -371,13 +372,18 @@ account_store_map_size(MDB_env *env, size_t bytes)
      * and a rewrite needs room for the copy-on-write pages of the old
      * version: twice the payload is enough for both.
      */
-    want = used + 2 * bytes + ACCOUNT_STORE_MAP_MIN;
+    step = ACCOUNT_STORE_MAP_MIN;
+
+    if (bytes > (SIZE_MAX - used - 2 * step) / 2) {
+        /* more than any map can hold: LMDB refuses it */
+        return SIZE_MAX / step * step;
+    }
+
+    want = used + 2 * bytes + step;
 
     if (want <= info.me_mapsize) {
         return info.me_mapsize;
     }
-
-    step = ACCOUNT_STORE_MAP_MIN;
 
     return (want + step - 1) / step * step;
 }

@@ -39,6 +39,14 @@ is($st, 0, '--count 0 is allowed');
 ($st, $out) = run_seed('--db', $db, '--count', 5, '--quiet');
 is($out, '', '--quiet prints nothing');
 
+# the largest --count: more than any map can hold, refused at once
+$kv = dump_db($db);
+($st, $out, $err) = run_seed('--db', $db, '--count', 4611686018427387903);
+is($st, 1, 'a --count no map can hold: exit status 1');
+like($err, qr/cannot map the \d+ bytes the accounts need/,
+     'it says the map is too large');
+is_deeply(dump_db($db), $kv, 'and nothing is written');
+
 my $good = write_file("$tmp/good.jsonl", <<'_EOF_');
 {"id":"a-1","name":"Ada","tags":["x","y"],"age":36}
 {"name":"Grace \"Amazing\" Hopper","id":"g.2"}

@@ -69,6 +69,8 @@ my $ok = qq({"id":"ok-1","name":"One"}\n);
     like($err, qr/\Q$file\E: no accounts in the input/,
          'an empty file: a warning names the file');
     is_deeply(dump_db($db), $base, 'an empty file: nothing was committed');
+    ($st, $out, $err) = run_seed('--db', $db, '--from', $file, '--quiet');
+    is("$st $out$err", '0 ', 'an empty file, --quiet: exit 0, no warning');
 
     $file = write_file("\n \n\t\r\n\r\n");
     ($st, $out, $err) = run_seed('--db', $db, '--from', $file);
@@ -91,7 +93,7 @@ imported('no newline after the last line',
 
 refused('a truncated last line without a newline',
         qq({"id":"tr-1","name":"A"}\n{"id":"tr-2","name":"B"),
-        2, '');
+        2, q(\}' expected near end of file));
 
 imported('CRLF line endings',
          qq({"id":"crlf-1","name":"A"}\r\n{"id":"crlf-2","name":"B"}\r\n),
@@ -107,14 +109,18 @@ imported('a UTF-8 BOM opening a file whose first line is blank',
          { 'bom-2' => '{"id":"bom-2","name":"A"}' });
 
 refused('a UTF-8 BOM on the second line',
-        $ok . qq(\xef\xbb\xbf{"id":"bom-3","name":"A"}\n), 2, '');
+        $ok . qq(\xef\xbb\xbf{"id":"bom-3","name":"A"}\n), 2,
+        q(\[' or '\{' expected));
 
-refused('two UTF-8 BOMs', qq(\xef\xbb\xbf\xef\xbb\xbf$ok), 1, '');
+refused('two UTF-8 BOMs', qq(\xef\xbb\xbf\xef\xbb\xbf$ok), 1,
+        q(\[' or '\{' expected));
 
-refused('a UTF-16LE BOM and text', qq(\xff\xfe{\0"\0i\0d\0"\0), 1, '');
+refused('a UTF-16LE BOM and text', qq(\xff\xfe{\0"\0i\0d\0"\0), 1,
+        'unable to decode byte 0xff');
 
 refused('a lone CR as the line separator',
-        qq({"id":"cr-1","name":"A"}\r{"id":"cr-2","name":"B"}\r), 1, '');
+        qq({"id":"cr-1","name":"A"}\r{"id":"cr-2","name":"B"}\r), 1,
+        q(end of file expected near '\{'));
 
 # duplicate ids and members
 
@@ -147,7 +153,7 @@ refused('an id of 129 bytes', qq({"id":"${\ ('x' x 129)}","name":"A"}\n), 1,
 imported('an id of 128 bytes', qq({"id":"${\ ('y' x 128)}","name":"A"}\n),
          { 'y' x 128 => qq({"id":"${\ ('y' x 128)}","name":"A"}) });
 refused('an escaped NUL in the id', qq({"id":"a\\u0000b","name":"A"}\n), 1,
-        '');
+        q(\\\\u0000 is not allowed));
 refused('a slash in the id', qq({"id":"a\\/b","name":"A"}\n), 1,
         'contains a slash');
 refused('a dot-dot id', qq({"id":"..","name":"A"}\n), 1, "'\\.' or '\\.\\.'");
@@ -160,27 +166,33 @@ refused('an array line', qq([{"id":"a","name":"A"}]\n), 1,
         'expected a JSON object');
 refused('a string line', qq("just text"\n), 1, 'expected');
 refused('two objects on one line',
-        qq({"id":"a","name":"A"}{"id":"b","name":"B"}\n), 1, '');
-refused('a trailing comma', qq({"id":"a","name":"A",}\n), 1, '');
+        qq({"id":"a","name":"A"}{"id":"b","name":"B"}\n), 1,
+        'end of file expected');
+refused('a trailing comma', qq({"id":"a","name":"A",}\n), 1,
+        q(string or '\}' expected));
 refused('JSON nested 100000 deep',
         qq({"id":"deep","name":"A","x":) . ('[' x 100000) . (']' x 100000)
-        . qq(}\n), 1, '');
+        . qq(}\n), 1, 'maximum parsing depth reached');
 refused('binary garbage', join('', map { chr(($_ * 37 + 11) % 256) } 1 .. 4096),
-        1, '');
+        1, q(\[' or '\{' expected));
 
 # bytes that are not UTF-8
 
-refused('a 0xFF byte in a name', qq({"id":"u-1","name":"A\xffB"}\n), 1, '');
+refused('a 0xFF byte in a name', qq({"id":"u-1","name":"A\xffB"}\n), 1,
+        'unable to decode byte 0xff');
 refused('an overlong UTF-8 slash in a name',
-        qq({"id":"u-2","name":"\xc0\xaf"}\n), 1, '');
+        qq({"id":"u-2","name":"\xc0\xaf"}\n), 1, 'unable to decode byte 0xc0');
 refused('a UTF-8 encoded surrogate in a name',
-        qq({"id":"u-3","name":"\xed\xa0\x80"}\n), 1, '');
+        qq({"id":"u-3","name":"\xed\xa0\x80"}\n), 1,
+        'unable to decode byte 0xed');
 refused('a lone escaped surrogate in a name',
-        qq({"id":"u-4","name":"\\ud800"}\n), 1, '');
-refused('a raw NUL byte in a name', qq({"id":"u-5","name":"A\0B"}\n), 1, '');
+        qq({"id":"u-4","name":"\\ud800"}\n), 1, q(invalid Unicode '\\\\uD800'));
+refused('a raw NUL byte in a name', qq({"id":"u-5","name":"A\0B"}\n), 1,
+        'control character 0x0');
 refused('a raw control byte in a name', qq({"id":"u-6","name":"A\x01B"}\n),
-        1, '');
-refused('a Latin-1 byte in an id', qq({"id":"caf\xe9","name":"A"}\n), 1, '');
+        1, 'control character 0x1');
+refused('a Latin-1 byte in an id', qq({"id":"caf\xe9","name":"A"}\n), 1,
+        'unable to decode byte 0xe9');
 
 # huge lines
 
@@ -299,7 +311,7 @@ fresh_db();
 refused('a bad line in the third block, the first two good',
         lines('bad3', 1, 2 * $mib + 500) . qq({"id":"bad3-x","name":}\n)
         . lines('bad3', 2 * $mib + 502, 3 * $mib),
-        2 * $mib + 501, '');
+        2 * $mib + 501, 'unexpected token');
 
 {
     fresh_db();
@@ -319,7 +331,7 @@ refused('a bad line in the third block, the first two good',
 fresh_db();
 refused('a bad last line of the last block, without a newline',
         lines('badnl', 1, 2 * $mib) . qq({"id":"badnl-x"),
-        2 * $mib + 1, '');
+        2 * $mib + 1, q(\}' expected near end of file));
 
 {
     fresh_db();
@@ -354,7 +366,7 @@ imported('several blocks of CRLF lines and blank lines',
             qq({"id":"bom-b1","name":"${\ ('n' x $pad)}"}\n)
             . qq(\xef\xbb\xbf{"id":"bom-b2","name":"A"}\n)
             . lines('bom', 1, 10),
-            2, '');
+            2, q(\[' or '\{' expected));
 }
 
 {
@@ -414,6 +426,33 @@ for my $from ('-', '/dev/stdin') {
     opendir my $dh, $tmp or die $!;
     is_deeply([grep { /^\.account-seed-/ } readdir $dh], [],
               "$what: no copy is left beside the database");
+}
+
+{
+    # the shell has read the first line: the import, and its start again
+    # with a larger map, begin where standard input stood
+    my $what = 'standard input at an offset, outgrowing its first map';
+    my $fresh = "$tmp/float-offset.mdb";
+    unlink $fresh, "$fresh-lock";
+    my $file = write_file(qq({"id":"before","name":"B"}\n) . $floats);
+    my $out = `{ read -r line; $seed --db $fresh --from -; } < $file 2>&1`;
+    is($?, 0, "$what: exit status 0") or diag($out);
+    my $kv = dump_db($fresh);
+    is(scalar keys %$kv, 5000, "$what: every account after it is stored");
+    ok(!exists $kv->{before}, "$what: the line the shell read is not");
+    my ($map) = `mdb_stat -n -e $fresh` =~ /Map size: (\d+)/;
+    cmp_ok($map, '>=', 2 * (2 * length($floats) + 16 * 1024 * 1024),
+           "$what: the map was doubled (the import started again)");
+}
+
+{
+    my $what = 'an input file that fails to read';
+    my $before = dump_db($db);
+    my ($st, $out, $err) = run_seed('--db', $db, '--from', '/proc/self/mem');
+    is($st, 66, "$what: exit status 66");
+    like($err, qr{^account-seed: /proc/self/mem: read error: }m,
+         "$what: says so");
+    is_deeply(dump_db($db), $before, "$what: nothing was committed");
 }
 
 {

@@ -51,7 +51,11 @@ parse(const char *s, int decode, char *out)
 static void
 test_ids(void)
 {
-    char  out[ACCOUNT_ID_MAX + 1], longid[ACCOUNT_ID_MAX + 2];
+    int                   safe;
+    char                  out[ACCOUNT_ID_MAX + 1], longid[ACCOUNT_ID_MAX + 2];
+    const char           *text;
+    account_id_rc_e       rc;
+    const unsigned char  *p;
 
     ok(parse("10000", 0, out) == ACCOUNT_ID_OK && strcmp(out, "10000") == 0,
        "a numeric id is valid");
@@ -88,9 +92,25 @@ test_ids(void)
     ok(parse(longid, 0, NULL) == ACCOUNT_ID_TOO_LONG,
        "an id one byte too long is refused");
 
-    ok(strlen(account_id_strerror(ACCOUNT_ID_SLASH)) > 0
-       && strchr(account_id_strerror(ACCOUNT_ID_DOT_SEGMENT), '"') == NULL,
-       "error texts are JSON-safe");
+    /* every text goes into a JSON string as it is: printable, no " or \ */
+
+    safe = 1;
+
+    for (rc = ACCOUNT_ID_OK; rc <= ACCOUNT_ID_DOT_SEGMENT; rc++) {
+        text = account_id_strerror(rc);
+
+        if (*text == '\0') {
+            safe = 0;
+        }
+
+        for (p = (const unsigned char *) text; *p; p++) {
+            if (*p < 0x20 || *p > 0x7e || *p == '"' || *p == '\\') {
+                safe = 0;
+            }
+        }
+    }
+
+    ok(safe, "every error text is JSON-safe and not empty");
 }
 
 
