@@ -80,8 +80,20 @@ sub locked {
         die "exec: $!";
     }
 
-    sleep 0.5;
+    # it has opened the lock file (to take the lock), and has written
+    # nothing a while later
+    my $opened = 0;
+    for (1 .. 600) {
+        last if waitpid($pid, WNOHANG);
+        $opened = grep { (readlink($_) // '') eq "$db-lock" }
+                  glob "/proc/$pid/fd/*";
+        last if $opened;
+        sleep 0.05;
+    }
+    ok($opened, "$what: it opens the lock file");
+    sleep 0.3;
     ok(!waitpid($pid, WNOHANG), "$what: waits while the lock is held");
+    is(scalar keys %{ dump_db($db) }, 1, "$what: and has written nothing");
     flock($fh, LOCK_UN);
     my $out = do { local $/; <$child> };
     close $child;

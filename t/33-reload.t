@@ -6,7 +6,10 @@
 # account_keepalive_drain: without it, an exiting worker closes its idle
 # keep-alive connections at once, and a request the client had just sent on
 # one is lost (one read error per connection per exiting worker generation:
-# 192 in a run with the drain off; t/38 shows the mechanism).
+# 192 in a run with the drain off, FAULT_DRAIN=0; t/38 shows the mechanism).
+#
+# The loads run until the upgrade is over, then are stopped (wrk reports on
+# SIGINT), so that both are known to span every reload and the upgrade.
 
 use strict;
 use warnings;
@@ -14,6 +17,7 @@ use warnings;
 use lib 'scripts/faults';
 use FaultNginx;
 use File::Temp qw(tempdir);
+use POSIX qw(:sys_wait_h);
 use Test::More;
 use Time::HiRes qw(sleep time);
 
@@ -23,7 +27,9 @@ my $port = 19033;
 
 seed($db, '--count', 100000);
 
-my $n = start_nginx(port => $port, db => $db);
+# FAULT_DRAIN sets account_keepalive_drain (the shipped 1s by default)
+my $n = start_nginx(port => $port, db => $db,
+                    keepalive_drain => $ENV{FAULT_DRAIN});
 my $master = nginx_pid($n);
 
 sub workers {
@@ -35,9 +41,9 @@ my @before = workers($master);
 is(scalar @before, 2, 'two workers');
 
 my $conns = 32;
-my $load = wrk_start($n, duration => 12, connections => $conns,
+my $load = wrk_start($n, duration => 120, connections => $conns,
                      ids => [10000, 109999]);
-my $fresh = wrk_start($n, duration => 12, connections => 16, close => 1,
+my $fresh = wrk_start($n, duration => 120, connections => 16, close => 1,
                       ids => [10000, 109999]);
 sleep 1;
 
@@ -67,6 +73,11 @@ nginx_signal($n, 'QUIT', 'nginx.pid.oldbin');
 ok(wait_for(10, sub { !kill 0, $master }), 'QUIT: the old master is gone');
 is(probe($n, '/accounts/10000')->{body}, '{"id":"10000","name":"Person_0"}',
    'the new master serves');
+sleep 1;
+
+ok(waitpid($load->{pid}, WNOHANG) == 0 && waitpid($fresh->{pid}, WNOHANG) == 0,
+   'both loads ran through every reload and the upgrade');
+kill 'INT', $load->{pid}, $fresh->{pid};
 
 my $r = wrk_wait($load);
 ok($r->{ok}, 'wrk ran (keep-alive)') or diag($r->{raw});

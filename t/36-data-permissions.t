@@ -75,9 +75,10 @@ SKIP: {
 
     my $n = start_nginx(port => $port, db => "$mnt/accounts.mdb",
                         worker_user => $user);
+    ok(!open(my $w, '>', "$mnt/probe") && $!{EROFS},
+       'read-only filesystem: it refuses writes (EROFS)');
     is(lookup($n, 10009), '200 {"id":"10009","name":"Person_9"}',
        'read-only filesystem: served without lock=off');
-    ok(!-e "$mnt/accounts.mdb-lock", 'read-only filesystem: no lock file');
     is_deeply([grep { /\[error\]/ } split /\n/, error_log($n)], [],
               'read-only filesystem: no error logged');
     stop_nginx($n);
@@ -103,7 +104,24 @@ SKIP: {
     seed($db, '--count', 1, '--start', 777);
     is(lookup($n, 777), '200 {"id":"777","name":"Person_0"}',
        'seeded live: a seed by another user is served at once');
-    is((stat $db)[4], 0, 'seeded live: the database is still root\'s');
+
+    # what the workers hold the database open for: O_RDONLY is 0
+    my @modes;
+    my $master = nginx_pid($n);
+    open my $ch, '<', "/proc/$master/task/$master/children" or die $!;
+    for my $pid (split ' ', scalar(<$ch>) // '') {
+        opendir my $dh, "/proc/$pid/fd" or next;
+        for my $fd (grep { /^\d+$/ } readdir $dh) {
+            my $target = readlink "/proc/$pid/fd/$fd";
+            next unless defined $target && $target eq $db;
+            open my $fi, '<', "/proc/$pid/fdinfo/$fd" or next;
+            my ($flags) = do { local $/; <$fi> } =~ /^flags:\s+([0-7]+)/m;
+            push @modes, oct($flags) & 3;
+        }
+    }
+    ok(@modes && !grep({ $_ } @modes),
+       'seeded live: the workers open the database read-only '
+       . "(access modes: @modes)");
     is_deeply([grep { /\[error\]/ } split /\n/, error_log($n)], [],
               'seeded live: no error logged');
     stop_nginx($n);

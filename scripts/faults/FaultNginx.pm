@@ -28,6 +28,7 @@ our $Build = $AccountTest::Build;
 our $Nginx = $ENV{TEST_NGINX_BINARY} || '/usr/sbin/nginx';
 
 my @started;                    # what to stop when the test exits
+my @loads;                      # wrk runs to stop when the test exits
 
 # run_bg(@cmd): fork and exec, returns the pid
 sub run_bg {
@@ -161,6 +162,9 @@ sub stop_nginx {
 
 END {
     my $status = $?;
+    for my $w (grep { $_->{owner} == $$ && !$_->{reaped} } @loads) {
+        kill 'INT', $w->{pid} if waitpid($w->{pid}, WNOHANG) == 0;
+    }
     stop_nginx($_) for grep { $_->{owner} == $$ } @started;
     $? = $status;
 }
@@ -298,12 +302,17 @@ sub wrk_start {
         open STDERR, '>&', \*STDOUT or die $!;
         my @opt = $o{timeout} ? ('--timeout', "$o{timeout}s") : ();
         push @opt, '-H', 'Connection: close' if $o{close};
-        exec 'wrk', '-t', $o{threads} // 2, '-c', $o{connections} // 64,
+        # wrk holds a descriptor for each connection: its soft limit of
+        # open files goes up to the hard one
+        exec 'sh', '-c', 'ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$@"',
+             'sh', 'wrk', '-t', $o{threads} // 2, '-c', $o{connections} // 64,
              '-d', "$o{duration}s", @opt, '-s', $lua,
              "http://127.0.0.1:$n->{port}/"
             or POSIX::_exit(127);
     }
-    return { pid => $pid, out => $out };
+    my $w = { pid => $pid, out => $out, owner => $$ };
+    push @loads, $w;
+    return $w;
 }
 
 # waits for wrk, returns { requests, non2xx, socket_errors (and connect_,
@@ -311,6 +320,7 @@ sub wrk_start {
 sub wrk_wait {
     my ($w) = @_;
     waitpid $w->{pid}, 0;
+    $w->{reaped} = 1;
     open my $fh, '<', $w->{out} or die $!;
     my $raw = do { local $/; <$fh> };
     my %r = (raw => $raw, requests => 0, non2xx => 0, socket_errors => 0,
