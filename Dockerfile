@@ -21,9 +21,13 @@ RUN make build/ngx_http_account_module.so build/account-seed
 
 FROM debian:${DEBIAN_RELEASE}-slim
 # curl is for the HEALTHCHECK only.  Logs go to the container's stdout and
-# stderr (nginx.conf logs errors to stderr; the default log files are links
-# to them).  /data belongs to the workers' user, and so does a new volume.
+# stderr: nginx.conf logs errors to stderr and turns the access log off; the
+# default log files are links to them, for an access_log turned on.  /data
+# belongs to the workers' user, and so does a new volume.
+# The upgrade brings the base image's packages up to the release's updates
+# and security fixes (FRESH=1 scripts/build-image.sh rebuilds this layer).
 RUN apt-get update \
+    && DEBIAN_FRONTEND=noninteractive apt-get upgrade -y -q \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
         --no-install-recommends \
         nginx liblmdb0 libjansson4 curl \
@@ -36,9 +40,15 @@ COPY --from=build /src/build/ngx_http_account_module.so /usr/lib/nginx/modules/
 COPY --from=build /src/build/account-seed /usr/local/bin/
 COPY nginx.conf /etc/nginx/nginx.conf
 COPY docker/entrypoint.sh /usr/local/bin/docker-entrypoint
-# the module loads into this nginx, and the configuration holds (account_db
-# opens its database at that time: a throwaway one)
-RUN account-seed --db /data/accounts.mdb --quiet \
+# worker_processes comes from /run/nginx-workers.conf, which the entrypoint
+# writes from the container's CPU limit at each start (see there).  The
+# module loads into this nginx, and the configuration holds (account_db
+# opens its database at that time: a throwaway one).
+RUN sed -i 's|^worker_processes auto;$|include /run/nginx-workers.conf;|' \
+        /etc/nginx/nginx.conf \
+    && grep -q '^include /run/nginx-workers.conf;$' /etc/nginx/nginx.conf \
+    && echo 'worker_processes auto;' > /run/nginx-workers.conf \
+    && account-seed --db /data/accounts.mdb --quiet \
     && nginx -t -q \
     && rm /data/accounts.mdb /data/accounts.mdb-lock
 

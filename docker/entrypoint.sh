@@ -7,6 +7,13 @@
 # PID 1, so that `docker stop` (SIGQUIT) reaches the master and it shuts down
 # gracefully.
 #
+# It also writes /run/nginx-workers.conf, which the image's nginx.conf
+# includes for its worker_processes: nginx's "auto" counts every CPU of the
+# host, not the container's CPU limit (docker run --cpus, a Swarm
+# --limit-cpu) nor its CPU set.  Each worker holds its connection tables
+# (about 7 MB for worker_connections 16384) against the memory limit, so a
+# 1-CPU task on a 32-core host would otherwise start 32 of them.
+#
 # Environment:
 #   ACCOUNT_DB   the database file (default /data/accounts.mdb); it must be
 #                the path that `account_db` names in nginx.conf
@@ -18,6 +25,33 @@ dir=$(dirname "$db")
 
 # another command (account-seed, a shell) runs as it is
 [ "${1:-}" = nginx ] || exec "$@"
+
+# the CPUs the container may use: its CPU set, and its CPU limit rounded up
+cpus() {
+    n=$(nproc)
+    if [ -r /sys/fs/cgroup/cpu.max ]; then
+        read -r quota period < /sys/fs/cgroup/cpu.max
+    elif [ -r /sys/fs/cgroup/cpu/cpu.cfs_quota_us ]; then
+        quota=$(cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us)
+        period=$(cat /sys/fs/cgroup/cpu/cpu.cfs_period_us)
+    else
+        quota=max
+    fi
+    case $quota in
+    max|-1) ;;
+    *)      limit=$(( (quota + period - 1) / period ))
+            [ "$limit" -lt "$n" ] && n=$limit ;;
+    esac
+    echo "$n"
+}
+
+# (nginx's own count if the cgroup files say something unexpected; an
+# unwritable /run is named below, for nginx started with --user)
+workers=$(cpus 2>/dev/null || :)
+case $workers in
+''|*[!0-9]*|0) workers=auto ;;
+esac
+echo "worker_processes $workers;" 2>/dev/null > /run/nginx-workers.conf || :
 
 if [ "$(id -u)" -ne 0 ]; then
     # Started with --user: nginx runs as this user alone (nginx.conf's `user`

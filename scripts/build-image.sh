@@ -16,6 +16,10 @@
 #                    Dockerfile's, trixie)
 #   BUILD_NETWORK    the network of the build containers (default: the
 #                    engine's default bridge)
+#   FRESH=1          build every layer again (docker build --no-cache): the
+#                    cached ones keep the Debian packages of their day, and
+#                    a fresh build takes the release's newest updates and
+#                    security fixes
 set -eu
 
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -27,6 +31,7 @@ release=${DEBIAN_RELEASE:-$(sed -n 's/^ARG DEBIAN_RELEASE=\([a-z]*\).*/\1/p' \
 
 set -- --build-arg "DEBIAN_RELEASE=$release" --tag "$image"
 [ -z "${BUILD_NETWORK:-}" ] || set -- "$@" --network "$BUILD_NETWORK"
+[ "${FRESH:-0}" != 1 ] || set -- "$@" --no-cache
 
 echo "$0: building $image on debian:$release-slim"
 docker build "$@" "$here"

@@ -94,6 +94,8 @@ inactive)
     docker swarm init ${ADVERTISE_ADDR:+--advertise-addr "$ADVERTISE_ADDR"} \
         >/dev/null ;;
 active) ;;
+locked)
+    die "this engine's swarm is locked: unlock it with 'docker swarm unlock'" ;;
 *) die "this engine's swarm is '$state': repair it or 'docker swarm leave'" ;;
 esac
 [ "$(docker info -f '{{.Swarm.ControlAvailable}}')" = true ] \

@@ -8,9 +8,10 @@ use Test::Nginx::Socket 'no_plan';
 
 $ENV{TEST_NGINX_DB} = new_db();
 
-# nginx.conf's http and server blocks, less what Test::Nginx writes itself
-# (listen, default_type, a server-level client_max_body_size of 30M: the
-# shipped 1k limit is set in each location instead)
+# nginx.conf's http settings and its server block, less what Test::Nginx
+# writes itself (listen, and default_type and client_max_body_size 30M at
+# the http or server level: the shipped default_type and body buffer are set
+# in the server block, and the 1k body limit in each location, instead)
 
 our $HttpConfig = <<'_EOC_';
     account_db $TEST_NGINX_DB;
@@ -20,53 +21,17 @@ our $HttpConfig = <<'_EOC_';
     large_client_header_buffers 4 8k;
 _EOC_
 
-our $ServerConfig = <<'_EOC_';
-    add_header X-Content-Type-Options nosniff always;
-    client_body_buffer_size 1k;
-    default_type application/json;
-
-    location /accounts/ {
-        client_max_body_size 1k;
-        account_lookup;
-    }
-
-    location = /health {
-        client_max_body_size 1k;
-        account_health;
-    }
-
-    location / {
-        client_max_body_size 1k;
-        return 404 '{"error":"not found"}';
-    }
-
-    error_page 400 494 /.errors/400;
-    error_page 413 /.errors/413;
-    error_page 414 /.errors/414;
-    error_page 405 /.errors/405;
-
-    location = /.errors/400 {
-        internal;
-        return 400 '{"error":"bad request"}';
-    }
-
-    location = /.errors/413 {
-        internal;
-        return 413 '{"error":"request body too large"}';
-    }
-
-    location = /.errors/414 {
-        internal;
-        return 414 '{"error":"URI too long"}';
-    }
-
-    location = /.errors/405 {
-        internal;
-        add_header Allow "GET, HEAD" always;
-        add_header X-Content-Type-Options nosniff always;
-        return 405 '{"error":"method not allowed","allow":"GET, HEAD"}';
-    }
-_EOC_
+our $ServerConfig = do {
+    open my $fh, '<', "$AccountTest::Root/nginx.conf" or die $!;
+    my $conf = do { local $/; <$fh> };
+    my ($server) = $conf =~ /^    server \{\n(.*?)^    \}\n/ms
+        or die "no server block in nginx.conf\n";
+    $server =~ s/^\s*listen .*\n//m or die "no listen in nginx.conf\n";
+    $server =~ s/^(\s*)(location\ [^\n]*\{\n)
+                /$1$2$1    client_max_body_size 1k;\n/mgx;
+    "    default_type application/json;\n"
+    . "    client_body_buffer_size 1k;\n$server";
+};
 
 no_root_location();
 

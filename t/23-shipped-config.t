@@ -59,6 +59,10 @@ my @cases = (
                               'X-Big: ' . ('b' x 9000) . "\r\n"), 400 ],
     [ 'the HTTP/2 preface (no http2)', raw("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"),
       400 ],
+    [ 'a Transfer-Encoding nginx does not know',
+      get('POST', '/accounts/10000', "Transfer-Encoding: gzip\r\n"), 501 ],
+    [ 'HTTP/2.0 in the request line',
+      raw("GET /accounts/10000 HTTP/2.0\r\nHost: a\r\n\r\n"), 505 ],
 );
 
 for my $c (@cases) {

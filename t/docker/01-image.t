@@ -113,15 +113,20 @@ ok(wait_until(30, sub {
    'docker reports the container healthy (HEALTHCHECK)');
 
 # uid of every nginx process: the master is root, the workers are not
-my $ps = (sh(qw(docker exec), $c, 'sh', '-c',
-            'for f in /proc/[0-9]*/status; do grep -E "^(Name|Uid):" $f '
-            . '| tr "\n" " "; echo; done'))[1];
-my %uids;
-for (split /\n/, $ps) {
-    my ($name, $uid) = /Name:\s+(\S+).*Uid:\s+(\d+)/ or next;
-    next unless $name eq 'nginx';
-    $uids{$uid}++;
+sub nginx_uids {
+    my ($c) = @_;
+    my $ps = (sh(qw(docker exec), $c, 'sh', '-c',
+                 'for f in /proc/[0-9]*/status; do grep -E "^(Name|Uid):" '
+                 . '$f | tr "\n" " "; echo; done'))[1];
+    my %uids;
+    for (split /\n/, $ps) {
+        my ($name, $uid) = /Name:\s+(\S+).*Uid:\s+(\d+)/ or next;
+        $uids{$uid}++ if $name eq 'nginx';
+    }
+    return ($ps, %uids);
 }
+
+my ($ps, %uids) = nginx_uids($c);
 my @root = grep { $_ == 0 } keys %uids;
 my @other = grep { $_ != 0 } keys %uids;
 is(($root[0] // 'none') . ':' . ($uids{0} // 0), '0:1',
@@ -131,6 +136,21 @@ ok(@other == 1 && $uids{$other[0]} >= 1,
     or diag($ps);
 is((sh(qw(docker exec), $c, qw(id -u www-data)))[1] + 0, $other[0] // -1,
    'that user is www-data');
+
+# worker_processes: the CPUs the container may use, or its CPU limit
+my $nproc = (sh(qw(docker exec), $c, 'nproc'))[1] + 0;
+is($uids{$other[0] // -1} // 0, $nproc,
+   "as many workers as the container has CPUs ($nproc)");
+SKIP: {
+    skip 'this Docker engine cannot limit CPU time (no CFS quota)', 3
+        unless (sh(qw(docker info -f {{.CPUCfsQuota}})))[1] =~ /^true/;
+    my ($l, $lport) = start('cpus', qw(--cpus 1));
+    ok(up($lport), 'with --cpus 1: the container answers /health');
+    my (undef, %u) = nginx_uids($l);
+    is(join(' ', map { "$_:$u{$_}" } sort keys %u), "0:1 $other[0]:1",
+       'with --cpus 1: one worker, whatever the host has');
+    sh(qw(docker rm -f), $l);
+}
 
 like(stderr_of($c), qr/\[notice\].*start worker process/,
      "nginx's log is the container's stderr");
