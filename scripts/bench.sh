@@ -44,6 +44,7 @@
 #                  PAIR_DURATION [DURATION] seconds each (a p99 needs
 #                  long runs: one stall of the machine shifts a short run's)
 #   CALLGRIND_REQUESTS [2000]  requests counted, after CALLGRIND_WARMUP [200]
+#   DRAIN [1s]     the module's account_keepalive_drain, as shipped (0: off)
 #   TIME_SEED [1]  time the seeding of LARGE accounts (0: reuse the cache)
 #   SERVER_CPU [0], CLIENT_CPU [1]
 #   NICE [-20 as root, else 0]  the priority of nginx and wrk: on a shared
@@ -97,6 +98,7 @@ PAIRS=${PAIRS:-8}
 PAIR_DURATION=${PAIR_DURATION:-$DURATION}
 CALLGRIND_REQUESTS=${CALLGRIND_REQUESTS:-2000}
 CALLGRIND_WARMUP=${CALLGRIND_WARMUP:-200}
+DRAIN=${DRAIN:-1s}
 IMPORT_LINES=${IMPORT_LINES:-1000000}
 TIME_SEED=${TIME_SEED:-1}
 SERVER_CPU=${SERVER_CPU:-0}
@@ -291,6 +293,7 @@ render() {
         -e "s|@MODULE@|$MODULE|g" -e "s|@DB@|$db|g" -e "s|@ROOT@|$root|g" \
         -e "s|@START@|$START|g" -e "s|@COUNT@|$count|g" \
         -e "s|@DICT_SIZE@|$dict|g" -e "s|@BODY@|$BODY|g" \
+        -e "s|@DRAIN@|$DRAIN|g" \
         "$HERE/$variant.conf.in" > "$dir/all.conf"
 
     grep '^load_module' "$dir/all.conf" > "$dir/modules.conf" || true
