@@ -109,7 +109,6 @@ typedef struct {
     size_t          done;
     int             quiet;
     int             progress;
-    int             drawn;           /* a progress line is not ended */
     struct timespec started;
     struct timespec shown;
     char           *buf;             /* rendered values */
@@ -223,6 +222,9 @@ static const char             *progname = "account-seed";
 static __thread seed_arena_t  *seed_arena;
 static seed_bus_t              seed_bus;
 
+/* a progress line is drawn and not ended (read by the SIGBUS handler) */
+static volatile sig_atomic_t   seed_line_open;
+
 
 static void
 usage(FILE *out)
@@ -293,18 +295,18 @@ seed_progress(seed_t *s, int last)
     fprintf(stderr, "\r%zu accounts, %.0f/s%s", s->done,
             t > 0 ? (double) s->done / t : 0.0, last ? "\n" : "");
 
-    s->drawn = !last;
+    seed_line_open = !last;
 }
 
 
 /* ends the progress line, if one is drawn, before an error is printed */
 
 static void
-seed_progress_end(seed_t *s)
+seed_progress_end(void)
 {
-    if (s->drawn) {
+    if (seed_line_open) {
         fputc('\n', stderr);
-        s->drawn = 0;
+        seed_line_open = 0;
     }
 }
 
@@ -1004,7 +1006,7 @@ seed_store_block(seed_t *s, seed_block_t *b, const char *file,
     *lineno += b->lines;
 
     if (b->rc == -1) {
-        seed_progress_end(s);
+        seed_progress_end();
 
         if (b->err.column > 0) {
             fprintf(stderr, "%s: %s:%zu:%d: %s\n", progname, file, *lineno,
@@ -1153,7 +1155,7 @@ seed_import(seed_t *s, FILE *in, const char *file)
     if (rc == MDB_SUCCESS
         && (im->read_rc != MDB_SUCCESS || im->too_long || im->read_errno))
     {
-        seed_progress_end(s);
+        seed_progress_end();
     }
 
     if (rc == MDB_SUCCESS && im->read_rc != MDB_SUCCESS) {
@@ -1254,6 +1256,10 @@ seed_bus_handler(int signo)
         (void) fallocate(seed_bus.fd,
                          FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
                          seed_bus.from, seed_bus.len);
+    }
+
+    if (seed_line_open) {
+        (void) write(STDERR_FILENO, "\n", 1);
     }
 
     (void) write(STDERR_FILENO, seed_bus.msg, seed_bus.msg_len);
@@ -1383,7 +1389,7 @@ seed_run(seed_options_t *o, FILE *in, size_t estimate, size_t *done,
         rc = mdb_txn_commit(s.txn);
 
     } else {
-        seed_progress_end(&s);
+        seed_progress_end();
         mdb_txn_abort(s.txn);
     }
 
