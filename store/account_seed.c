@@ -1152,23 +1152,20 @@ seed_import(seed_t *s, FILE *in, const char *file)
 
     /* what ended the input, once the blocks before it are stored */
 
-    if (rc == MDB_SUCCESS
-        && (im->read_rc != MDB_SUCCESS || im->too_long || im->read_errno))
-    {
-        seed_progress_end();
-    }
-
     if (rc == MDB_SUCCESS && im->read_rc != MDB_SUCCESS) {
+        seed_progress_end();
         fprintf(stderr, "%s: %s:%zu: the line does not fit in memory: %s\n",
                 progname, file, lineno + 1, strerror(im->read_rc));
         rc = im->read_rc;
 
     } else if (rc == MDB_SUCCESS && im->too_long) {
+        seed_progress_end();
         fprintf(stderr, "%s: %s:%zu: %s\n", progname, file, lineno + 1,
                 ACCOUNT_LINE_TOO_LONG);
         rc = -1;
 
     } else if (rc == MDB_SUCCESS && im->read_errno != 0) {
+        seed_progress_end();
         fprintf(stderr, "%s: %s: read error: %s\n", progname, file,
                 strerror(im->read_errno));
         rc = SEED_UNREADABLE;

@@ -107,9 +107,7 @@ SKIP: {
 
     # what the workers hold the database open for: O_RDONLY is 0
     my @modes;
-    my $master = nginx_pid($n);
-    open my $ch, '<', "/proc/$master/task/$master/children" or die $!;
-    for my $pid (split ' ', scalar(<$ch>) // '') {
+    for my $pid (AccountTest::processes(nginx_pid($n))) {
         opendir my $dh, "/proc/$pid/fd" or next;
         for my $fd (grep { /^\d+$/ } readdir $dh) {
             my $target = readlink "/proc/$pid/fd/$fd";

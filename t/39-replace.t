@@ -180,14 +180,7 @@ my $m = { %$n, port => $port + 1 };
 is(status($m, '/accounts/9001'), 200, 'two spellings: the second one serves');
 is(status($n, '/accounts/9001'), 200, 'two spellings: the first one serves');
 my $maps = 0;
-{
-    my $master = nginx_pid($n);
-    open my $fh, '<', "/proc/$master/task/$master/children" or die $!;
-    for my $pid (split ' ', scalar(<$fh>) // '') {
-        open my $mh, '<', "/proc/$pid/maps" or next;
-        $maps += grep { m{ \Q$db\E$} } <$mh>;
-    }
-}
+$maps += (split /:/)[1] for AccountTest::mappings($db, nginx_pid($n));
 is($maps, 1, 'two spellings: the worker maps the file once');
 replace(1, ['--count', 1, '--start', 4000]);
 ok(wait_for(5, sub { status($n, '/accounts/4000') == 200 }),

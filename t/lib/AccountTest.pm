@@ -102,24 +102,31 @@ sub served {
     die "nginx did not answer on port $port within 60s\n";
 }
 
-# mappings($file): for each process of the nginx of the block being run
-# (the one in its pid file and its children) that maps $file, how many
-# times it does, as "pid:count" strings
-sub mappings {
-    my ($file) = @_;
-    my @counts;
-
-    open my $pf, '<', $Test::Nginx::Util::PidFile
-        or die "$Test::Nginx::Util::PidFile: $!\n";
-    my ($pid) = <$pf> =~ /(\d+)/;
-    close $pf;
-
+# processes($pid): that nginx process and its children (the workers)
+sub processes {
+    my ($pid) = @_;
     my @pids = ($pid);
     if (open my $ch, '<', "/proc/$pid/task/$pid/children") {
         push @pids, split ' ', scalar(<$ch>) // '';
     }
+    return @pids;
+}
 
-    for my $p (@pids) {
+# mappings($file[, $pid]): for each process of an nginx (by default the one
+# of the Test::Nginx block being run, from its pid file) that maps $file,
+# how many times it does, as "pid:count" strings
+sub mappings {
+    my ($file, $pid) = @_;
+    my @counts;
+
+    if (!defined $pid) {
+        open my $pf, '<', $Test::Nginx::Util::PidFile
+            or die "$Test::Nginx::Util::PidFile: $!\n";
+        ($pid) = <$pf> =~ /(\d+)/;
+        close $pf;
+    }
+
+    for my $p (processes($pid)) {
         open my $mh, '<', "/proc/$p/maps" or next;
         my $n = grep { m{ \Q$file\E$} } <$mh>;
         push @counts, "$p:$n" if $n;
