@@ -39,6 +39,28 @@ is($st, 0, '--count 0 is allowed');
 ($st, $out) = run_seed('--db', $db, '--count', 5, '--quiet');
 is($out, '', '--quiet prints nothing');
 
+# generated documents are the bytes jansson renders of the same accounts on
+# an import: from 0 (one digit, then two) and up to the largest --start
+for my $range ([0, 25], [4611686018427387894, 10]) {
+    my ($start, $count) = @$range;
+    my $gen = "$tmp/gen-$start.mdb";
+    my $imp = "$tmp/imp-$start.mdb";
+    my @ids = map { $start + $_ } 0 .. $count - 1;
+    my $lines = join '', map {
+        qq({ "id" : "$ids[$_]", "name": "Person_$_" }\n)
+    } reverse 0 .. $count - 1;
+
+    ($st) = run_seed('--db', $gen, '--count', $count, '--start', $start);
+    is($st, 0, "generating $count accounts from $start succeeds");
+    ($st) = run_seed('--db', $imp,
+                     '--from', write_file("$tmp/imp-$start.jsonl", $lines));
+    is($st, 0, 'and importing the same accounts does');
+
+    my $g = dump_db($gen);
+    is(scalar keys %$g, $count, "$count accounts are generated");
+    is_deeply($g, dump_db($imp), 'each one the bytes of the import');
+}
+
 # the largest --count: more than any map can hold, refused at once
 $kv = dump_db($db);
 ($st, $out, $err) = run_seed('--db', $db, '--count', 4611686018427387903);
