@@ -26,11 +26,11 @@
 #   lua      a lua_shared_dict filled at start-up, content_by_lua
 #   module   this repository's account_lookup on an account-seed database
 #
-# Then: req/s against concurrent connections (the plot), a constant-rate
-# run, back-to-back pairs of runs (the module against the ceiling at SMALL
-# accounts, the module at LARGE against the module at SMALL), user-space
-# instructions per request under callgrind, worker memory, and the seeding
-# tool's speed.  The targets are checked at the end.
+# Then: req/s against concurrent connections (the plot), constant-rate runs
+# (wrk with random ids, and hey with one), back-to-back pairs of runs (the
+# module against the ceiling at SMALL accounts, the module at LARGE against
+# the module at SMALL), user-space instructions per request under
+# callgrind, worker memory, and the seeding tool's speed.  The targets are checked at the end.
 #
 # The environment sets the knobs (defaults in brackets):
 #
@@ -39,7 +39,7 @@
 #   SMALL [100]    accounts, first size          LARGE [10000000]  second
 #   STATIC_LARGE [1000000]  files at the second size (see docs/BENCHMARKS.md)
 #   SWEEP ["1 10 50 200 1000"]  connections for the plot, SWEEP_DURATION [5]
-#   RATE [1000]    req/s of the constant-rate run, RATE_DURATION [10]
+#   RATE [1000]    req/s of the constant-rate runs, RATE_DURATION [10]
 #   PAIRS [8]      pairs of back-to-back runs for the targets' ratios,
 #                  PAIR_DURATION [DURATION] seconds each (a p99 needs
 #                  long runs: one stall of the machine shifts a short run's)
@@ -163,6 +163,7 @@ full|publish|instructions)
     need callgrind_control "scripts/deps.sh bench installs valgrind"
     need callgrind_annotate "scripts/deps.sh bench installs valgrind"
     need gnuplot "scripts/deps.sh bench installs gnuplot-nox"
+    need hey "scripts/deps.sh bench installs it"
     ;;
 esac
 
@@ -554,7 +555,47 @@ measure() {
     done
 }
 
-# constant SIZE NAMES...: RATE req/s for RATE_DURATION, each in turn
+# hey_rate NAME: RATE req/s for RATE_DURATION from hey (-q is per
+# connection), every request for the first account: hey takes one URL.  A
+# RESULT line as load() prints, from hey's CSV of every request's time (in
+# steps of 0.1 ms)
+hey_rate() {
+    local name=$1 before after other csv=$WORK/hey.csv
+
+    warm "$name"
+    other=$(quiet)
+    before=$(cpu_ns "$name")
+
+    nice -n "$NICE" taskset -c "$CLIENT_CPU" \
+        hey -z "${RATE_DURATION}s" -c "$RATE_CONNS" \
+            -q $(( (RATE + RATE_CONNS - 1) / RATE_CONNS )) -t 5 -o csv \
+            "http://127.0.0.1:$(port_of "$name")/accounts/$START" > "$csv" \
+        || die "hey failed against $name"
+
+    after=$(cpu_ns "$name")
+
+    # response-time (s), ..., status-code: a request that got no answer has
+    # no status
+    awk -F, 'NR > 1 { print $1 * 1e6, ($7 == 200) ? 0 : 1 }' "$csv" \
+    | sort -g | awk -v ns=$((after - before)) -v s="$RATE_DURATION" \
+                    -v other="$other" '
+        # the nearest-rank percentile
+        function at(q,  i) {
+            i = int(q * n + 0.999999)
+            return t[i < 1 ? 1 : i]
+        }
+        { t[++n] = $1; bad += $2 }
+        END {
+            if (n == 0) exit 1
+            printf "RESULT requests=%d seconds=%s rps=%.1f p50_us=%.0f " \
+                   "p99_us=%.0f p999_us=%.0f errors=0 non2xx=%d cpu=%.0f " \
+                   "ns_req=%.0f other=%s\n", n, s, n / s, at(0.5), at(0.99),
+                   at(0.999), bad, ns / s / 1e7, ns / n, other
+        }' || die "hey sent no request to $name"
+}
+
+# constant SIZE NAMES...: RATE req/s for RATE_DURATION, each in turn, from
+# wrk (random ids) and from hey (one id)
 constant() {
     local size=$1 name line
     shift
@@ -563,6 +604,10 @@ constant() {
         line=$(load "$name" rate.lua "$RATE_DURATION" "$RATE_CONNS" "$RATE" 5)
         say "bench: $size: constant rate: $name: $line"
         record rate "$size" "$name" 1 "$line"
+
+        line=$(hey_rate "$name")
+        say "bench: $size: constant rate, hey: $name: $line"
+        record hey "$size" "$name" 1 "$line"
     done
 }
 
@@ -821,8 +866,9 @@ memory_table() {
     done < <(awk '{ print $1, $2 }' "$WORK/memory.loaded")
 }
 
+# rate_table KIND: the constant-rate runs of wrk (rate) or of hey (hey)
 rate_table() {
-    local size name
+    local kind=$1 size name
 
     echo "| variant | accounts | req/s sent | p50 ms | p99 ms | p99.9 ms" \
          "| errors |"
@@ -830,12 +876,12 @@ rate_table() {
 
     while read -r size name; do
         echo "| ${name%-*} | ${name##*-}" \
-             "| $(num rate "$size" "$name" 5)" \
-             "| $(num rate "$size" "$name" 6 1000 %.3f)" \
-             "| $(num rate "$size" "$name" 7 1000 %.3f)" \
-             "| $(num rate "$size" "$name" 8 1000 %.3f)" \
-             "| $(num rate "$size" "$name" 10) |"
-    done < <(awk '$1 == "rate" { print $2, $3 }' "$RESULTS")
+             "| $(num "$kind" "$size" "$name" 5)" \
+             "| $(num "$kind" "$size" "$name" 6 1000 %.3f)" \
+             "| $(num "$kind" "$size" "$name" 7 1000 %.3f)" \
+             "| $(num "$kind" "$size" "$name" 8 1000 %.3f)" \
+             "| $(num "$kind" "$size" "$name" 10) |"
+    done < <(awk -v k="$kind" '$1 == k { print $2, $3 }' "$RESULTS")
 }
 
 # pair_table KIND SIZE NAME-A NAME-B: the pairs' req/s and p99, and B / A
@@ -1087,7 +1133,19 @@ $(sweep_table)
 
 ### Constant rate: $RATE req/s, $RATE_CONNS connections, ${RATE_DURATION} s
 
-$(rate_table)
+$(rate_table rate)
+
+wrk with [rate.lua](../scripts/bench/rate.lua): the random ids of the other
+runs, each connection's requests sent on a fixed schedule.
+
+### Constant rate with hey: $RATE req/s, $RATE_CONNS connections, ${RATE_DURATION} s
+
+$(rate_table hey)
+
+Debian's hey, \`-c $RATE_CONNS -q $(( (RATE + RATE_CONNS - 1) / RATE_CONNS ))\`
+(its rate limit is per connection), \`-o csv\`: every request's time, from
+which the script takes the percentiles.  hey asks for one URL, so every
+request is for account $START, and its times come in steps of 0.1 ms.
 
 ### User-space instructions per request (callgrind)
 

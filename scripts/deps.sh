@@ -5,7 +5,7 @@
 #   scripts/deps.sh test      build + Test::Nginx, wrk, valgrind, clang and its
 #                             sanitizer and libFuzzer runtimes, and
 #                             the Lua module the benchmark's smoke test uses
-#   scripts/deps.sh bench     test + gnuplot
+#   scripts/deps.sh bench     test + gnuplot and hey
 #
 # Test::Nginx is packaged by Debian in the unstable suite only.  The suite is
 # added from the Debian archive address the machine's apt configuration
@@ -18,7 +18,7 @@ want=${1:-build}
 build_pkgs="build-essential nginx nginx-dev liblmdb-dev lmdb-utils libjansson-dev"
 test_pkgs="$build_pkgs libtest-nginx-perl wrk valgrind clang libclang-rt-dev \
            curl libnginx-mod-http-lua"
-bench_pkgs="$test_pkgs gnuplot-nox"
+bench_pkgs="$test_pkgs gnuplot-nox hey"
 
 case $want in
 build) pkgs=$build_pkgs ;;
