@@ -345,7 +345,9 @@ ngx_http_account_read(ngx_http_request_t *r, ngx_http_account_db_t *db,
         doc->len = val.mv_size;
         doc->data = NULL;
 
-        if (r->method != NGX_HTTP_HEAD && !r->header_only) {
+        /* nginx makes a HEAD header only for the main request */
+
+        if (!r->header_only && (r->method != NGX_HTTP_HEAD || r != r->main)) {
             doc->data = ngx_pnalloc(r->pool, val.mv_size);
 
             if (doc->data == NULL) {
@@ -849,6 +851,7 @@ static ngx_int_t
 ngx_http_account_db_open(ngx_http_account_db_t *db, ngx_log_t *log)
 {
     int               rc, fd;
+    char             *hint;
     ngx_file_info_t   fi;
     ngx_core_conf_t  *ccf;
 
@@ -883,15 +886,23 @@ ngx_http_account_db_open(ngx_http_account_db_t *db, ngx_log_t *log)
         ccf = (ngx_core_conf_t *) ngx_get_conf(ngx_cycle->conf_ctx,
                                                ngx_core_module);
 
+        /* LMDB opens the data file first: which of the two was refused */
+
+        hint = "";
+
+        if (rc == EACCES && access((char *) db->path.data, R_OK) == -1) {
+            hint = " (the database file itself is not readable)";
+
+        } else if (rc == EACCES && !db->nolock) {
+            hint = " (LMDB readers need write access to the lock file "
+                   "next to the database, or \"lock=off\" for a "
+                   "database that nobody writes)";
+        }
+
         ngx_log_error(NGX_LOG_ERR, log, 0,
                       "account_db \"%V\" cannot be opened by worker user "
                       "\"%s\": %s%s", &db->path,
-                      ngx_http_account_user(ccf),
-                      mdb_strerror(rc),
-                      rc == EACCES && !db->nolock
-                      ? " (LMDB readers need write access to the lock file "
-                        "next to the database, or \"lock=off\" for a "
-                        "database that nobody writes)" : "");
+                      ngx_http_account_user(ccf), mdb_strerror(rc), hint);
         return NGX_ERROR;
     }
 
@@ -1014,22 +1025,37 @@ ngx_http_account_strerror(int err)
 }
 
 
+/*
+ * Each handle is let go of before it is closed: a close that faults (the
+ * lock file cut short under its map) must not be tried twice on the way
+ * back through ngx_http_account_faulted().
+ */
+
 static void
 ngx_http_account_db_close(ngx_http_account_db_t *db)
 {
-    if (db->cursor) {
-        mdb_cursor_close(db->cursor);
-        db->cursor = NULL;
+    MDB_txn     *txn;
+    MDB_env     *env;
+    MDB_cursor  *cursor;
+
+    cursor = db->cursor;
+    txn = db->txn;
+    env = db->env;
+
+    db->cursor = NULL;
+    db->txn = NULL;
+    db->env = NULL;
+
+    if (cursor) {
+        mdb_cursor_close(cursor);
     }
 
-    if (db->txn) {
-        mdb_txn_abort(db->txn);
-        db->txn = NULL;
+    if (txn) {
+        mdb_txn_abort(txn);
     }
 
-    if (db->env) {
-        mdb_env_close(db->env);
-        db->env = NULL;
+    if (env) {
+        mdb_env_close(env);
     }
 }
 
@@ -1501,7 +1527,11 @@ ngx_http_account_init_module(ngx_cycle_t *cycle)
 }
 
 
-/* LMDB environments must not cross fork(): each worker opens its own */
+/*
+ * LMDB environments must not cross fork(): each worker opens its own.  The
+ * cache manager and loader run this too, but serve no request: they would
+ * hold a map, the lock file and a reader slot that they never check again.
+ */
 
 static ngx_int_t
 ngx_http_account_init_process(ngx_cycle_t *cycle)
@@ -1510,6 +1540,11 @@ ngx_http_account_init_process(ngx_cycle_t *cycle)
     struct sigaction               sa, bus, segv;
     ngx_http_account_db_t        **dbp;
     ngx_http_account_main_conf_t  *amcf;
+
+    if (ngx_process != NGX_PROCESS_WORKER && ngx_process != NGX_PROCESS_SINGLE)
+    {
+        return NGX_OK;
+    }
 
     amcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_account_module);
     if (amcf == NULL) {

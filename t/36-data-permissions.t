@@ -125,4 +125,25 @@ SKIP: {
     stop_nginx($n);
 }
 
+# 4. the lock file is the workers', the database file is not readable to
+# them: the error names the database file, not the lock file
+
+{
+    my $dir = "$tmp/unreadable";
+    mkdir $dir, 0755 or die $!;
+    my $db = "$dir/accounts.mdb";
+    seed($db, '--count', 10);
+    chown $uid, $gid, "$db-lock" or die $!;
+    chmod 0600, $db;
+
+    my $n = start_nginx(port => $port, db => $db, worker_user => $user);
+    my $r = probe($n, '/accounts/10000');
+    is($r->{status}, 503, 'unreadable database: 503');
+    like(error_log($n), qr/cannot be opened by worker user "nobody": Permission denied \(the database file itself is not readable\)/,
+         'unreadable database: the error names the database file');
+    unlike(error_log($n), qr/write access to the lock file/,
+           'unreadable database: and not the lock file');
+    stop_nginx($n);
+}
+
 done_testing();

@@ -193,4 +193,28 @@ unlike(error_log($n), qr/MDB_BAD_RSLOT|\[(?:alert|crit|emerg)\]/,
 
 stop_nginx($n);
 
+# 5. a cache manager (any proxy_cache_path starts one) serves no request, so
+# it would never look at the files again: it must not open the database
+
+$n = start_nginx(port => $port, db => $db, workers => 1,
+                 extra_http => "proxy_cache_path $tmp/cache keys_zone=c:1m;");
+is(status($n, '/accounts/4000'), 200, 'with a cache manager: served');
+my %role;
+for my $p (AccountTest::processes(nginx_pid($n))) {
+    open my $fh, '<', "/proc/$p/cmdline" or next;
+    my ($title) = <$fh> =~ /nginx: (\w+(?: \w+)?) process/;
+    $role{$p} = $title // '?';
+}
+my @managers = grep { $role{$_} =~ /^cache / } keys %role;
+ok(@managers, 'with a cache manager: one runs')
+    or diag(join ', ', map { "$_ $role{$_}" } keys %role);
+for my $file ($db, "$db-lock") {
+    my @mapped = map { $role{(split /:/)[0]} // '?' }
+                 AccountTest::mappings($file, nginx_pid($n));
+    is_deeply(\@mapped, ['worker'], "with a cache manager: only the worker "
+              . "maps " . ($file =~ /-lock$/ ? 'the lock file' : 'the file'));
+}
+
+stop_nginx($n);
+
 done_testing();
