@@ -1309,7 +1309,7 @@ seed_run(seed_options_t *o, FILE *in, size_t estimate, size_t *done,
 
     want = account_store_map_size(env, estimate);
 
-    rc = mdb_env_set_mapsize(env, want);
+    rc = account_store_set_map_size(env, want);
     if (rc != MDB_SUCCESS) {
         fprintf(stderr, "%s: %s: cannot map the %zu bytes the accounts "
                 "need: %s\n", progname, o->db_path, want, mdb_strerror(rc));

@@ -243,7 +243,7 @@ account_store_open_writer(const char *path, size_t map_size, MDB_env **envp)
     }
 
     if (info.me_mapsize < map_size) {
-        rc = mdb_env_set_mapsize(env, map_size);
+        rc = account_store_set_map_size(env, map_size);
         if (rc != MDB_SUCCESS) {
             goto failed;
         }
@@ -349,6 +349,31 @@ account_store_check_lock(MDB_txn *txn, int write, size_t *lock,
 
     return *lock + 1 == *file ? ACCOUNT_STORE_LOCK_BEHIND
                               : ACCOUNT_STORE_LOCK_FOREIGN;
+}
+
+
+int
+account_store_set_map_size(MDB_env *env, size_t size)
+{
+    int          rc, fd;
+    struct stat  st;
+
+    if (mdb_env_get_fd(env, &fd) != MDB_SUCCESS || fstat(fd, &st) == -1) {
+        fd = -1;
+    }
+
+    rc = mdb_env_set_mapsize(env, size);
+
+    /*
+     * Back to the length of the map it had: the data all lies below that.
+     * Should that fail too, the map's error is still the one to report.
+     */
+
+    if (rc != MDB_SUCCESS && fd != -1 && ftruncate(fd, st.st_size) == -1) {
+        /* void */
+    }
+
+    return rc;
 }
 
 

@@ -121,6 +121,13 @@ account_store_lock_e account_store_check_lock(MDB_txn *txn, int write,
     size_t *lock, size_t *file);
 
 /*
+ * A writer's mdb_env_set_mapsize().  With MDB_WRITEMAP, LMDB makes the file
+ * as long as the new map before it maps it: when the map cannot be made
+ * (more than the address space), the file is cut back to its length.
+ */
+int account_store_set_map_size(MDB_env *env, size_t size);
+
+/*
  * The map size a writer needs to add "bytes" of keys and values to what the
  * environment already holds, with room for LMDB's page overhead.
  */
