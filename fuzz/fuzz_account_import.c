@@ -163,7 +163,6 @@ fuzz_import(const uint8_t *data, size_t size, size_t block_size,
     fclose(out);
     fclose(in);
     free(copy);
-    free(s.buf);
 }
 
 
