@@ -106,7 +106,8 @@ typedef struct {
 typedef struct {
     MDB_txn        *txn;
     MDB_dbi         dbi;
-    size_t          done;
+    size_t          done;            /* accounts written */
+    size_t          before;          /* accounts the database had */
     int             quiet;
     int             progress;
     struct timespec started;
@@ -396,7 +397,8 @@ seed_store(seed_t *s, const char *id, size_t id_len, const char *doc,
  * in key order: as fast as a sorted input, whatever the order of the file.
  * Equal keys keep the order of the file, so the last line wins.
  *
- * This adds n accounts of a parsed block, from its first, to the chunk.
+ * This adds n accounts of a parsed block, from its first, to the chunk:
+ * MDB_SUCCESS, or ENOMEM.
  */
 
 static int
@@ -972,9 +974,17 @@ seed_store_block(seed_t *s, seed_block_t *b, const char *file,
             n = SEED_CHUNK_RECS - s->nrecs;
         }
 
-        rc = seed_stash(s, b, i, n);
+        if (seed_stash(s, b, i, n) != MDB_SUCCESS) {
+            seed_progress_end();
+            fprintf(stderr, "%s: %s:%zu: out of memory keeping the accounts "
+                    "read up to this line for sorting\n", progname, file,
+                    *lineno + b->lines);
+            return SEED_FAILED;
+        }
 
-        if (rc == MDB_SUCCESS && s->nrecs == SEED_CHUNK_RECS) {
+        rc = MDB_SUCCESS;
+
+        if (s->nrecs == SEED_CHUNK_RECS) {
             rc = seed_flush(s);
         }
 
@@ -984,6 +994,13 @@ seed_store_block(seed_t *s, seed_block_t *b, const char *file,
     }
 
     *lineno += b->lines;
+
+    if (b->rc == ENOMEM) {
+        seed_progress_end();
+        fprintf(stderr, "%s: %s:%zu: out of memory rendering the account\n",
+                progname, file, *lineno);
+        return SEED_FAILED;
+    }
 
     if (b->rc == -1) {
         seed_progress_end();
@@ -1291,11 +1308,12 @@ seed_bus_disarm(void)
 
 static int
 seed_run(seed_options_t *o, FILE *in, size_t estimate, size_t *done,
-    size_t *map_size)
+    size_t *added, size_t *map_size)
 {
     int       rc;
     size_t    want, lock, file;
     MDB_env  *env;
+    MDB_stat  st;
     seed_t    s;
 
     memset(&s, 0, sizeof(seed_t));
@@ -1346,6 +1364,12 @@ seed_run(seed_options_t *o, FILE *in, size_t estimate, size_t *done,
     }
 
     rc = account_store_open_db(s.txn, &s.dbi);
+
+    if (rc == MDB_SUCCESS) {
+        rc = mdb_stat(s.txn, s.dbi, &st);
+        s.before = st.ms_entries;
+    }
+
     if (rc != MDB_SUCCESS) {
         mdb_txn_abort(s.txn);
         goto failed;
@@ -1357,6 +1381,13 @@ seed_run(seed_options_t *o, FILE *in, size_t estimate, size_t *done,
     s.shown = s.started;
 
     rc = o->from ? seed_import(&s, in, o->from) : seed_generate(&s, o);
+
+    /* a line whose id the database or an earlier line had replaced it */
+
+    if (rc == MDB_SUCCESS) {
+        rc = mdb_stat(s.txn, s.dbi, &st);
+        *added = st.ms_entries - s.before;
+    }
 
     if (rc == MDB_SUCCESS) {
         if (s.progress) {
@@ -1550,7 +1581,7 @@ main(int argc, char **argv)
     int              c, rc, lock, generate;
     FILE            *in, *spool;
     off_t            origin;
-    size_t           estimate, done, map_size;
+    size_t           estimate, done, added, map_size;
     struct stat      st;
     seed_options_t   o;
 
@@ -1720,10 +1751,11 @@ main(int argc, char **argv)
     }
 
     map_size = 0;
+    added = 0;
 
     for ( ;; ) {
         done = 0;
-        rc = seed_run(&o, in, estimate, &done, &map_size);
+        rc = seed_run(&o, in, estimate, &done, &added, &map_size);
 
         if (rc != MDB_MAP_FULL) {
             break;
@@ -1764,7 +1796,9 @@ main(int argc, char **argv)
 
     if (!o.quiet) {
         if (o.from) {
-            printf("Imported %zu accounts from %s\n", done, o.from);
+            printf("Imported %zu account%s from %s: %zu new, %zu "
+                   "replaced\n", done, done == 1 ? "" : "s", o.from, added,
+                   done - added);
 
         } else {
             printf("Seeded %zu fake accounts...\n", done);

@@ -95,7 +95,8 @@ _EOF_
 
 ($st, $out, $err) = run_seed('--db', $db, '--from', $good);
 is($st, 0, 'a JSON Lines import succeeds');
-is($out, "Imported 3 accounts from $good\n", 'and counts the accounts');
+is($out, "Imported 3 accounts from $good: 3 new, 0 replaced\n",
+   'and counts the accounts');
 $kv = dump_db($db);
 is($kv->{'a-1'}, '{"id":"a-1","name":"Ada","tags":["x","y"],"age":36}',
    'other members are kept, rendered compactly');
@@ -103,6 +104,24 @@ is($kv->{'g.2'}, '{"name":"Grace \\"Amazing\\" Hopper","id":"g.2"}',
    'escapes are rendered by jansson');
 is($kv->{'u_3'}, qq({"id":"u_3","name":"caf\xc3\xa9 \xe2\x98\x83"}),
    'unicode escapes are stored as UTF-8');
+
+# an id the database has, or an earlier line of the file, is replaced
+my $again = write_file("$tmp/again.jsonl", <<'_EOF_');
+{"id":"dup-1","name":"first"}
+{"id":"a-1","name":"Ada again"}
+{"id":"dup-2","name":"D"}
+{"id":"dup-1","name":"second"}
+_EOF_
+
+($st, $out, $err) = run_seed('--db', $db, '--from', $again);
+is($st, 0, 'an import of ids seen before succeeds');
+is($out, "Imported 4 accounts from $again: 2 new, 2 replaced\n",
+   'and counts the new accounts and the replaced ones apart');
+$kv = dump_db($db);
+is($kv->{'dup-1'}, '{"id":"dup-1","name":"second"}',
+   'the later of two lines with one id wins');
+is($kv->{'a-1'}, '{"id":"a-1","name":"Ada again"}',
+   'an account the database had is replaced');
 
 my $numbers = write_file("$tmp/numbers.jsonl", <<'_EOF_');
 {"id":"num-1","name":"N", "a" : 0.1, "b":1E2, "c":1.50, "d":-0, "e":"\u00e9\/"}
@@ -211,7 +230,8 @@ like($err, qr/No such file or directory/, 'with the reason');
 my $in = "$tmp/in.jsonl";
 write_file("$tmp/in.jsonl", qq({"id":"stdin-1","name":"S"}\n));
 $out = `$seed --db $db --from - < $in`;
-is($out, "Imported 1 accounts from (stdin)\n", '--from - reads standard input');
+is($out, "Imported 1 account from (stdin): 1 new, 0 replaced\n",
+   '--from - reads standard input');
 is(dump_db($db)->{'stdin-1'}, '{"id":"stdin-1","name":"S"}', 'and stores it');
 
 # progress on a terminal only (script(1) gives the seeder one)

@@ -374,7 +374,8 @@ imported('several blocks of CRLF lines and blank lines',
     my $file = write_file(lines('pipe', 1, 3 * $mib));
     my $out = `cat $file | $seed --db $db --from - 2>&1`;
     is($?, 0, 'several blocks through a pipe: exit status 0') or diag($out);
-    is($out, 'Imported ' . 3 * $mib . " accounts from (stdin)\n",
+    is($out, 'Imported ' . 3 * $mib . ' accounts from (stdin): '
+             . 3 * $mib . " new, 0 replaced\n",
        'several blocks through a pipe: all are imported');
     is(dump_db($db)->{'pipe-' . 3 * $mib}, line('pipe', 3 * $mib),
        'several blocks through a pipe: the last line is stored');
@@ -417,7 +418,8 @@ for my $from ('-', '/dev/stdin') {
     my $out = `cat $file | $seed --db $fresh --from $from 2>&1`;
     is($?, 0, "$what: exit status 0") or diag($out);
     my $name = $from eq '-' ? '(stdin)' : $from;
-    is($out, "Imported 5000 accounts from $name\n", "$what: all are imported");
+    is($out, "Imported 5000 accounts from $name: 5000 new, 0 replaced\n",
+       "$what: all are imported, each once");
     my $kv = dump_db($fresh);
     is(scalar keys %$kv, 5000, "$what: every account is stored");
     my ($map) = `mdb_stat -n -e $fresh` =~ /Map size: (\d+)/;
