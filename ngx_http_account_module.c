@@ -28,6 +28,9 @@
  */
 #define NGX_HTTP_ACCOUNT_LOCK_WAIT       50
 
+/* the most supplementary groups of the worker user looked at by "nginx -t" */
+#define NGX_HTTP_ACCOUNT_GROUPS          256
+
 /* db->error: the lock file in use is not the data file's (not LMDB's code) */
 #define NGX_HTTP_ACCOUNT_ELOCK           (MDB_LAST_ERRCODE + 1)
 
@@ -111,6 +114,8 @@ static ngx_uint_t ngx_http_account_db_short(ngx_http_account_db_t *db,
 static const char *ngx_http_account_user(ngx_core_conf_t *ccf);
 static void ngx_http_account_db_check_user(ngx_http_account_db_t *db,
     ngx_cycle_t *cycle);
+static ngx_uint_t ngx_http_account_may(ngx_file_info_t *fi, ngx_uid_t uid,
+    ngx_gid_t gid, ngx_core_conf_t *ccf, mode_t mode);
 
 static ngx_int_t ngx_http_account_init(ngx_conf_t *cf);
 static void *ngx_http_account_create_main_conf(ngx_conf_t *cf);
@@ -257,6 +262,11 @@ ngx_http_account_lookup_handler(ngx_http_request_t *r)
                                            "account not found", "id", id, len);
     }
 
+    if (rc == NGX_HTTP_INTERNAL_SERVER_ERROR) {
+        return ngx_http_account_send_error(r, rc, "internal error", NULL,
+                                           NULL, 0);
+    }
+
     if (rc != NGX_OK) {
         return ngx_http_account_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
                                            "account database unavailable",
@@ -306,8 +316,9 @@ ngx_http_account_health_handler(ngx_http_request_t *r)
  * Copies the document stored under key into the request pool (only its
  * length for HEAD); with no key, checks that the database can be read (see
  * ngx_http_account_probe()).
- * Returns NGX_OK, NGX_DECLINED for an unknown id, or NGX_ERROR when the
- * database cannot be read.
+ * Returns NGX_OK, NGX_DECLINED for an unknown id, NGX_ERROR when the
+ * database cannot be read, or NGX_HTTP_INTERNAL_SERVER_ERROR when the copy
+ * cannot be made (no memory: the database is fine).
  *
  * A read that faults (a database file cut short or overwritten in place
  * under the map) lands back here through the worker's SIGBUS/SIGSEGV
@@ -353,7 +364,7 @@ ngx_http_account_read(ngx_http_request_t *r, ngx_http_account_db_t *db,
             if (doc->data == NULL) {
                 mdb_txn_reset(db->txn);
                 ngx_http_account_fault_armed = 0;
-                return NGX_ERROR;
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
             }
 
             ngx_memcpy(doc->data, val.mv_data, val.mv_size);
@@ -1165,7 +1176,11 @@ ngx_http_account_user(ngx_core_conf_t *ccf)
 }
 
 
-/* what "nginx -t" can tell about the worker user's access to the lock file */
+/*
+ * What "nginx -t" can tell about the worker user's access to the files: the
+ * database file it must read, and the lock file it must write (or, before
+ * the first reader made it, the directory that will hold it).
+ */
 
 static void
 ngx_http_account_db_check_user(ngx_http_account_db_t *db, ngx_cycle_t *cycle)
@@ -1175,10 +1190,6 @@ ngx_http_account_db_check_user(ngx_http_account_db_t *db, ngx_cycle_t *cycle)
     ngx_gid_t         gid;
     ngx_file_info_t   fi;
     ngx_core_conf_t  *ccf;
-
-    if (db->nolock) {
-        return;
-    }
 
     ccf = (ngx_core_conf_t *) ngx_get_conf(cycle->conf_ctx, ngx_core_module);
 
@@ -1194,6 +1205,19 @@ ngx_http_account_db_check_user(ngx_http_account_db_t *db, ngx_cycle_t *cycle)
     }
 
     if (uid == 0) {
+        return;
+    }
+
+    if (ngx_file_info(db->path.data, &fi) != NGX_FILE_ERROR
+        && !ngx_http_account_may(&fi, uid, gid, ccf, S_IRUSR))
+    {
+        ngx_log_error(NGX_LOG_WARN, cycle->log, 0,
+                      "account_db \"%V\": worker user \"%s\" cannot read "
+                      "it; the workers answer 503 until it can",
+                      &db->path, ngx_http_account_user(ccf));
+    }
+
+    if (db->nolock) {
         return;
     }
 
@@ -1224,10 +1248,7 @@ ngx_http_account_db_check_user(ngx_http_account_db_t *db, ngx_cycle_t *cycle)
         lock = dir;
     }
 
-    if ((fi.st_uid == uid && (fi.st_mode & S_IWUSR))
-        || (fi.st_gid == gid && (fi.st_mode & S_IWGRP))
-        || (fi.st_mode & S_IWOTH))
-    {
+    if (ngx_http_account_may(&fi, uid, gid, ccf, S_IWUSR)) {
         return;
     }
 
@@ -1237,6 +1258,53 @@ ngx_http_account_db_check_user(ngx_http_account_db_t *db, ngx_cycle_t *cycle)
                   "\"lock=off\" for a database that nobody writes",
                   &db->path, ngx_http_account_user(ccf),
                   lock);
+}
+
+
+/*
+ * Whether the worker user may read (S_IRUSR) or write (S_IWUSR) a file, as
+ * the kernel decides it: the owner's bits for the owner, the group's for a
+ * member of the file's group (the worker's supplementary groups included:
+ * nginx sets them with initgroups()), the others' for the rest.
+ */
+
+static ngx_uint_t
+ngx_http_account_may(ngx_file_info_t *fi, ngx_uid_t uid, ngx_gid_t gid,
+    ngx_core_conf_t *ccf, mode_t mode)
+{
+    int          i, n;
+    gid_t        groups[NGX_HTTP_ACCOUNT_GROUPS];
+    ngx_uint_t   member;
+
+    if (fi->st_uid == uid) {
+        return (fi->st_mode & mode) != 0;
+    }
+
+    member = (fi->st_gid == gid);
+
+    if (!member) {
+        n = NGX_HTTP_ACCOUNT_GROUPS;
+
+        if (uid == geteuid()) {
+            n = getgroups(n, groups);
+
+        } else if (getgrouplist(ccf->username, gid, groups, &n) == -1) {
+            n = -1;
+        }
+
+        for (i = 0; i < n; i++) {
+            if (groups[i] == fi->st_gid) {
+                member = 1;
+                break;
+            }
+        }
+    }
+
+    if (member) {
+        return (fi->st_mode & (mode >> 3)) != 0;
+    }
+
+    return (fi->st_mode & (mode >> 6)) != 0;
 }
 
 

@@ -54,6 +54,8 @@ sub lookup {
     like($r->{body}, qr/Permission denied/, 'and says why');
     like(error_log($n), qr/LMDB readers need write access to the lock file/,
          'the error log tells the operator what to change');
+    like(test_config($n), qr/\[warn\] account_db "\Q$dir\E\/accounts.mdb": worker user "nobody" cannot write "\Q$dir\E"; LMDB readers need write access/,
+         'baked in, without lock=off: "nginx -t" warns of it');
     stop_nginx($n);
 }
 
@@ -88,6 +90,7 @@ SKIP: {
 }
 
 # 3. seeded live: the workers own the lock file, root owns the database
+# ("nginx -t" has nothing to warn of)
 
 {
     my $dir = "$tmp/live";
@@ -100,6 +103,7 @@ SKIP: {
     my $n = start_nginx(port => $port, db => $db, worker_user => $user);
     is(lookup($n, 10000), '200 {"id":"10000","name":"Person_0"}',
        'seeded live: served with write access to the lock file only');
+    unlike(test_config($n), qr/\[warn\]/, 'seeded live: "nginx -t" warns of nothing');
 
     seed($db, '--count', 1, '--start', 777);
     is(lookup($n, 777), '200 {"id":"777","name":"Person_0"}',
@@ -143,6 +147,23 @@ SKIP: {
          'unreadable database: the error names the database file');
     unlike(error_log($n), qr/write access to the lock file/,
            'unreadable database: and not the lock file');
+    my $t = test_config($n);
+    like($t, qr/\[warn\] account_db "\Q$db\E": worker user "nobody" cannot read it/,
+         'unreadable database: "nginx -t" warns of it');
+    unlike($t, qr/cannot write/, 'unreadable database: and not of the lock file');
+
+    # a group of the worker user's may read it: no warning
+    chown 0, $gid, $db or die $!;
+    chmod 0640, $db;
+    unlike(test_config($n), qr/cannot read/,
+           'readable by the worker\'s group: "nginx -t" has no warning');
+
+    # the owner's bits win over the others': an owner without read access
+    # is refused whatever the others may do
+    chown $uid, 0, $db or die $!;
+    chmod 0004, $db;
+    like(test_config($n), qr/worker user "nobody" cannot read it/,
+         'owned by the worker user without read access: "nginx -t" warns');
     stop_nginx($n);
 }
 

@@ -18,7 +18,7 @@ use Time::HiRes qw(sleep time);
 use Exporter 'import';
 our @EXPORT = qw(start_nginx stop_nginx nginx_signal nginx_pid wrk_start
                  wrk_wait wrk_run probe wait_for crash_lines error_lines error_log
-                 seed_tool seed run_bg run_as);
+                 seed_tool seed run_bg run_as test_config);
 
 use lib dirname(abs_path(__FILE__)) . '/../../t/lib';
 use AccountTest qw(seed seed_tool);
@@ -128,6 +128,12 @@ sub start_nginx {
     wait_for(5, sub { probe($n, '/health')->{status} }) or die "no answer";
 
     return $n;
+}
+
+# what "nginx -t" prints about a started nginx's configuration
+sub test_config {
+    my ($n) = @_;
+    return scalar `$Nginx -p $n->{dir}/ -c nginx.conf -t 2>&1`;
 }
 
 sub nginx_pid {
