@@ -93,6 +93,8 @@ SWEEP_DURATION=${SWEEP_DURATION:-5}
 RATE=${RATE:-1000}
 RATE_DURATION=${RATE_DURATION:-10}
 RATE_CONNS=${RATE_CONNS:-10}
+# hey's rate limit is per connection: what each one sends for RATE in all
+RATE_EACH=$(( (RATE + RATE_CONNS - 1) / RATE_CONNS ))
 PAIRS=${PAIRS:-8}
 [ "$PAIRS" -ge 1 ] 2>/dev/null || { echo "$0: PAIRS must be 1 or more" >&2; exit 64; }
 PAIR_DURATION=${PAIR_DURATION:-$DURATION}
@@ -568,7 +570,7 @@ hey_rate() {
 
     nice -n "$NICE" taskset -c "$CLIENT_CPU" \
         hey -z "${RATE_DURATION}s" -c "$RATE_CONNS" \
-            -q $(( (RATE + RATE_CONNS - 1) / RATE_CONNS )) -t 5 -o csv \
+            -q "$RATE_EACH" -t 5 -o csv \
             "http://127.0.0.1:$(port_of "$name")/accounts/$START" > "$csv" \
         || die "hey failed against $name"
 
@@ -1142,7 +1144,7 @@ runs, each connection's requests sent on a fixed schedule.
 
 $(rate_table hey)
 
-Debian's hey, \`-c $RATE_CONNS -q $(( (RATE + RATE_CONNS - 1) / RATE_CONNS ))\`
+Debian's hey, \`-c $RATE_CONNS -q $RATE_EACH\`
 (its rate limit is per connection), \`-o csv\`: every request's time, from
 which the script takes the percentiles.  hey asks for one URL, so every
 request is for account $START, and its times come in steps of 0.1 ms.

@@ -25,6 +25,18 @@ my $tmp = tempdir(CLEANUP => 1);
 chmod 0755, $tmp;
 my $port = 19037;
 
+# a database of root's in its own directory, with the given mode, and a
+# lock file of the workers'
+sub live_db {
+    my ($name, $mode) = @_;
+    mkdir "$tmp/$name", 0755 or die $!;
+    my $db = "$tmp/$name/accounts.mdb";
+    seed($db, '--count', 10);
+    chown $uid, $gid, "$db-lock" or die $!;
+    chmod $mode, $db or die $!;
+    return $db;
+}
+
 sub lookup {
     my ($n, $id) = @_;
     my $r = probe($n, "/accounts/$id");
@@ -93,12 +105,7 @@ SKIP: {
 # ("nginx -t" has nothing to warn of)
 
 {
-    my $dir = "$tmp/live";
-    mkdir $dir, 0755 or die $!;
-    my $db = "$dir/accounts.mdb";
-    seed($db, '--count', 10);
-    chown $uid, $gid, "$db-lock" or die $!;
-    chmod 0644, $db;
+    my $db = live_db('live', 0644);
 
     my $n = start_nginx(port => $port, db => $db, worker_user => $user);
     is(lookup($n, 10000), '200 {"id":"10000","name":"Person_0"}',
@@ -133,12 +140,7 @@ SKIP: {
 # them: the error names the database file, not the lock file
 
 {
-    my $dir = "$tmp/unreadable";
-    mkdir $dir, 0755 or die $!;
-    my $db = "$dir/accounts.mdb";
-    seed($db, '--count', 10);
-    chown $uid, $gid, "$db-lock" or die $!;
-    chmod 0600, $db;
+    my $db = live_db('unreadable', 0600);
 
     my $n = start_nginx(port => $port, db => $db, worker_user => $user);
     my $r = probe($n, '/accounts/10000');
