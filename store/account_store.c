@@ -3,6 +3,7 @@
  * module and the seeding tool.
  */
 
+#include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -185,7 +186,7 @@ account_store_open_reader(const char *path, unsigned int flags,
         goto failed;
     }
 
-    rc = mdb_dbi_open(txn, NULL, 0, dbi);
+    rc = account_store_open_db(txn, dbi);
     mdb_txn_abort(txn);
 
     if (rc != MDB_SUCCESS) {
@@ -313,7 +314,62 @@ account_store_lock_writer(const char *path, int wait, int *fdp)
 int
 account_store_open_db(MDB_txn *txn, MDB_dbi *dbi)
 {
-    return mdb_dbi_open(txn, NULL, 0, dbi);
+    int  rc;
+
+    rc = mdb_dbi_open(txn, NULL, 0, dbi);
+
+    if (rc == MDB_SUCCESS) {
+        rc = mdb_set_compare(txn, *dbi, account_store_key_cmp);
+    }
+
+    return rc;
+}
+
+
+/*
+ * The bytes of p and q from i on, up to n: a word at a time, as big-endian
+ * numbers, so that the first byte that differs decides.
+ */
+
+int
+account_store_key_cmp(const MDB_val *a, const MDB_val *b)
+{
+    size_t                n, i;
+    uint32_t              x4, y4;
+    uint64_t              x8, y8;
+    const unsigned char  *p, *q;
+
+    p = a->mv_data;
+    q = b->mv_data;
+    n = (a->mv_size < b->mv_size) ? a->mv_size : b->mv_size;
+
+    for (i = 0; i + 8 <= n; i += 8) {
+        memcpy(&x8, p + i, 8);
+        memcpy(&y8, q + i, 8);
+
+        if (x8 != y8) {
+            return (be64toh(x8) < be64toh(y8)) ? -1 : 1;
+        }
+    }
+
+    if (i + 4 <= n) {
+        memcpy(&x4, p + i, 4);
+        memcpy(&y4, q + i, 4);
+
+        if (x4 != y4) {
+            return (be32toh(x4) < be32toh(y4)) ? -1 : 1;
+        }
+
+        i += 4;
+    }
+
+    for ( /* void */ ; i < n; i++) {
+        if (p[i] != q[i]) {
+            return (p[i] < q[i]) ? -1 : 1;
+        }
+    }
+
+    return (a->mv_size < b->mv_size) ? -1 : (a->mv_size > b->mv_size);
 }
 
 

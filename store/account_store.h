@@ -96,8 +96,20 @@ int account_store_open_writer(const char *path, size_t map_size,
  */
 int account_store_lock_writer(const char *path, int wait, int *fdp);
 
-/* opens the accounts database inside a write transaction */
+/*
+ * Opens the accounts database inside a transaction, and gives it
+ * account_store_key_cmp() to search with.
+ */
 int account_store_open_db(MDB_txn *txn, MDB_dbi *dbi);
+
+/*
+ * The order of the keys: LMDB's own for a database without MDB_REVERSEKEY
+ * or MDB_INTEGERKEY (the bytes as unsigned numbers, then the shorter key
+ * first), which every LMDB tool uses on these files, but compared a word at
+ * a time instead of through a call to memcmp(): a lookup compares its id
+ * with a dozen keys or more, each a few bytes long.
+ */
+int account_store_key_cmp(const MDB_val *a, const MDB_val *b);
 
 /*
  * LMDB takes the newest transaction id from the lock file, not from the data

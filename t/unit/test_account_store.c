@@ -256,11 +256,134 @@ test_open(void)
 }
 
 
+/* LMDB's mdb_cmp_memn(), as its documentation describes it */
+
+static int
+memn_cmp(const MDB_val *a, const MDB_val *b)
+{
+    int     d;
+    size_t  n;
+
+    n = (a->mv_size < b->mv_size) ? a->mv_size : b->mv_size;
+    d = n ? memcmp(a->mv_data, b->mv_data, n) : 0;
+
+    if (d != 0) {
+        return d;
+    }
+
+    return (a->mv_size < b->mv_size) ? -1 : (a->mv_size > b->mv_size);
+}
+
+
+static int
+sign(int v)
+{
+    return (v > 0) - (v < 0);
+}
+
+
+static void
+test_key_cmp(void)
+{
+    int            i, j, bad, first;
+    size_t         k, prefix;
+    MDB_val        a, b;
+    unsigned char  x[40], y[40];
+
+    /*
+     * Pairs of keys of 0 to 39 bytes, any byte (0x80 and up too), that
+     * share a prefix of any length: the first difference falls in each
+     * word and each tail byte, or there is none.
+     */
+
+    srand(7);
+    bad = 0;
+    first = -1;
+
+    for (i = 0; i < 200000; i++) {
+        a.mv_size = rand() % 40;
+        b.mv_size = rand() % 40;
+
+        for (k = 0; k < a.mv_size; k++) {
+            x[k] = (unsigned char) (rand() % 4 ? rand() % 3 + '0' : rand());
+        }
+
+        for (k = 0; k < b.mv_size; k++) {
+            y[k] = (unsigned char) (rand() % 4 ? rand() % 3 + '0' : rand());
+        }
+
+        prefix = rand() % 41;
+        memcpy(y, x, prefix < a.mv_size && prefix < b.mv_size ? prefix
+                     : (a.mv_size < b.mv_size ? a.mv_size : b.mv_size));
+
+        a.mv_data = x;
+        b.mv_data = y;
+
+        if (sign(account_store_key_cmp(&a, &b)) != sign(memn_cmp(&a, &b))
+            || sign(account_store_key_cmp(&b, &a)) != sign(memn_cmp(&b, &a))
+            || account_store_key_cmp(&a, &a) != 0)
+        {
+            bad++;
+            if (first == -1) {
+                first = i;
+            }
+        }
+    }
+
+    ok(bad == 0, "key order: 200000 random pairs ordered as LMDB orders "
+       "them (bytes, then length)");
+
+    if (bad) {
+        printf("# %d pairs wrong, the first one at %d\n", bad, first);
+    }
+
+    /* the ids a generated database holds: decimal, 1 to 20 digits */
+
+    bad = 0;
+
+    for (i = 0; i < 2000; i++) {
+        for (j = 0; j < 2000; j += 7) {
+            snprintf((char *) x, sizeof(x), "%d", i * 104729 % 1000003);
+            snprintf((char *) y, sizeof(y), "%d", j * 7919);
+            a.mv_data = x;
+            a.mv_size = strlen((char *) x);
+            b.mv_data = y;
+            b.mv_size = strlen((char *) y);
+
+            bad += sign(account_store_key_cmp(&a, &b))
+                   != sign(memn_cmp(&a, &b));
+        }
+    }
+
+    ok(bad == 0, "key order: decimal ids ordered as LMDB orders them");
+
+    /* a difference in the last byte of a word, and past a common prefix */
+
+    a.mv_data = "12345678";
+    a.mv_size = 8;
+    b.mv_data = "12345679";
+    b.mv_size = 8;
+    ok(account_store_key_cmp(&a, &b) < 0, "key order: the 8th byte decides");
+
+    a.mv_data = "1234";
+    a.mv_size = 4;
+    ok(account_store_key_cmp(&a, &b) < 0, "key order: a prefix comes first");
+
+    a.mv_data = "\xff";
+    a.mv_size = 1;
+    b.mv_data = "\x01\x02";
+    b.mv_size = 2;
+    ok(account_store_key_cmp(&a, &b) > 0,
+       "key order: bytes are unsigned, and come before length");
+}
+
+
 int
 main(void)
 {
     test_ids();
     test_open();
+    test_key_cmp();
 
     printf("1..%d\n", tests);
 
