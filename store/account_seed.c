@@ -967,6 +967,15 @@ seed_store_block(seed_t *s, seed_block_t *b, const char *file,
     int     rc;
     size_t  i, n;
 
+    /* the import ends there: the accounts before it need no room */
+
+    if (b->rc == ENOMEM) {
+        seed_progress_end();
+        fprintf(stderr, "%s: %s:%zu: out of memory rendering the account\n",
+                progname, file, *lineno + b->lines);
+        return SEED_FAILED;
+    }
+
     for (i = 0; i < b->nrecs; i += n) {
         n = b->nrecs - i;
 
@@ -994,13 +1003,6 @@ seed_store_block(seed_t *s, seed_block_t *b, const char *file,
     }
 
     *lineno += b->lines;
-
-    if (b->rc == ENOMEM) {
-        seed_progress_end();
-        fprintf(stderr, "%s: %s:%zu: out of memory rendering the account\n",
-                progname, file, *lineno);
-        return SEED_FAILED;
-    }
 
     if (b->rc == -1) {
         seed_progress_end();

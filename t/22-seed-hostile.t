@@ -505,4 +505,43 @@ for my $from ('-', '/dev/stdin') {
               . 'accounts at the boundary are whole');
 }
 
+# Out of memory: a realloc() that fails from a given size on (preloaded
+# from t/lib/failrealloc.c) ends the import with the file and the line,
+# exit status 1, and nothing written.  Rendering needs the room of the
+# accounts of a block; keeping them for sorting, the room of up to a
+# million accounts.
+
+SKIP: {
+    skip 'the sanitizers replace the allocator', 10 if $ENV{ASAN_OPTIONS};
+    my $so = "$tmp/failrealloc.so";
+    system('cc', '-shared', '-fPIC', '-o', $so, 't/lib/failrealloc.c',
+           '-ldl') == 0 or skip 'no C compiler', 10;
+
+    for my $case (
+        [ 'rendering', 'out of memory rendering the account', 600_000,
+          join '', map { qq({"id":"big-$_","name":"${\ ('n' x 9000)}"}\n) }
+                       1 .. 100 ],
+        [ 'sorting', 'out of memory keeping the accounts read up to this '
+                     . 'line for sorting', 8_000_000,
+          lines('small', 1, 400_000) ],
+    ) {
+        my ($what, $says, $at, $text) = @$case;
+        fresh_db();
+        my $file = write_file($text);
+        my $err = `FAIL_REALLOC_AT=$at LD_PRELOAD=$so $seed --db $db --from $file 2>&1 >/dev/null`;
+        my $st = $? >> 8;
+        my $count = () = $text =~ /\n/g;
+        is($st, 1, "out of memory $what: exit status 1") or diag($err);
+        like($err, qr/^account-seed: \Q$file\E:(\d+): \Q$says\E$/m,
+             "out of memory $what: the message names the file and line");
+        my ($line) = $err =~ /\Q$file\E:(\d+):/;
+        ok(defined $line && $line > 1 && $line <= $count,
+           "out of memory $what: a line of the file, past the first ("
+           . ($line // '-') . " of $count)");
+        like($err, qr/nothing was written to \Q$db\E/,
+             "out of memory $what: the message says nothing was written");
+        is_deeply(dump_db($db), $base, "out of memory $what: nothing was committed");
+    }
+}
+
 done_testing();
