@@ -28,9 +28,6 @@
  */
 #define NGX_HTTP_ACCOUNT_LOCK_WAIT       50
 
-/* the most supplementary groups of the worker user looked at by "nginx -t" */
-#define NGX_HTTP_ACCOUNT_GROUPS          256
-
 /* db->error: the lock file in use is not the data file's (not LMDB's code) */
 #define NGX_HTTP_ACCOUNT_ELOCK           (MDB_LAST_ERRCODE + 1)
 
@@ -115,7 +112,7 @@ static const char *ngx_http_account_user(ngx_core_conf_t *ccf);
 static void ngx_http_account_db_check_user(ngx_http_account_db_t *db,
     ngx_cycle_t *cycle);
 static ngx_uint_t ngx_http_account_may(ngx_file_info_t *fi, ngx_uid_t uid,
-    ngx_gid_t gid, ngx_core_conf_t *ccf, mode_t mode);
+    ngx_gid_t gid, ngx_core_conf_t *ccf, mode_t mode, ngx_log_t *log);
 
 static ngx_int_t ngx_http_account_init(ngx_conf_t *cf);
 static void *ngx_http_account_create_main_conf(ngx_conf_t *cf);
@@ -1186,6 +1183,7 @@ static void
 ngx_http_account_db_check_user(ngx_http_account_db_t *db, ngx_cycle_t *cycle)
 {
     u_char           *lock, *dir, *p;
+    mode_t            mode;
     ngx_uid_t         uid;
     ngx_gid_t         gid;
     ngx_file_info_t   fi;
@@ -1209,7 +1207,7 @@ ngx_http_account_db_check_user(ngx_http_account_db_t *db, ngx_cycle_t *cycle)
     }
 
     if (ngx_file_info(db->path.data, &fi) != NGX_FILE_ERROR
-        && !ngx_http_account_may(&fi, uid, gid, ccf, S_IRUSR))
+        && !ngx_http_account_may(&fi, uid, gid, ccf, S_IRUSR, cycle->log))
     {
         ngx_log_error(NGX_LOG_WARN, cycle->log, 0,
                       "account_db \"%V\": worker user \"%s\" cannot read "
@@ -1222,6 +1220,7 @@ ngx_http_account_db_check_user(ngx_http_account_db_t *db, ngx_cycle_t *cycle)
     }
 
     lock = db->lock.data;
+    mode = S_IWUSR;
 
     if (ngx_file_info(lock, &fi) == NGX_FILE_ERROR) {
 
@@ -1246,9 +1245,10 @@ ngx_http_account_db_check_user(ngx_http_account_db_t *db, ngx_cycle_t *cycle)
         }
 
         lock = dir;
+        mode = S_IWUSR|S_IXUSR;
     }
 
-    if (ngx_http_account_may(&fi, uid, gid, ccf, S_IWUSR)) {
+    if (ngx_http_account_may(&fi, uid, gid, ccf, mode, cycle->log)) {
         return;
     }
 
@@ -1262,49 +1262,67 @@ ngx_http_account_db_check_user(ngx_http_account_db_t *db, ngx_cycle_t *cycle)
 
 
 /*
- * Whether the worker user may read (S_IRUSR) or write (S_IWUSR) a file, as
- * the kernel decides it: the owner's bits for the owner, the group's for a
- * member of the file's group (the worker's supplementary groups included:
- * nginx sets them with initgroups()), the others' for the rest.
+ * Whether the worker user has all the "mode" bits (S_IRUSR, S_IWUSR,
+ * S_IXUSR) on a file, by its mode bits as the kernel reads them without
+ * ACLs: the owner's bits for the owner, the group's for a member of the
+ * file's group (the worker's supplementary groups included: nginx sets them
+ * with initgroups()), the others' for the rest.
  */
 
 static ngx_uint_t
 ngx_http_account_may(ngx_file_info_t *fi, ngx_uid_t uid, ngx_gid_t gid,
-    ngx_core_conf_t *ccf, mode_t mode)
+    ngx_core_conf_t *ccf, mode_t mode, ngx_log_t *log)
 {
     int          i, n;
-    gid_t        groups[NGX_HTTP_ACCOUNT_GROUPS];
-    ngx_uint_t   member;
+    gid_t       *groups;
+    ngx_uint_t   member, self;
 
     if (fi->st_uid == uid) {
-        return (fi->st_mode & mode) != 0;
+        return (fi->st_mode & mode) == mode;
     }
 
     member = (fi->st_gid == gid);
+    self = (uid == geteuid());
 
     if (!member) {
-        n = NGX_HTTP_ACCOUNT_GROUPS;
 
-        if (uid == geteuid()) {
-            n = getgroups(n, groups);
+        /* how many groups, then which */
 
-        } else if (getgrouplist(ccf->username, gid, groups, &n) == -1) {
-            n = -1;
+        n = 0;
+
+        if (self) {
+            n = getgroups(0, NULL);
+
+        } else {
+            (void) getgrouplist(ccf->username, gid, NULL, &n);
         }
 
-        for (i = 0; i < n; i++) {
-            if (groups[i] == fi->st_gid) {
-                member = 1;
-                break;
+        groups = (n > 0) ? ngx_alloc(n * sizeof(gid_t), log) : NULL;
+
+        if (groups) {
+            if (self) {
+                n = getgroups(n, groups);
+
+            } else if (getgrouplist(ccf->username, gid, groups, &n) == -1) {
+                n = -1;
             }
+
+            for (i = 0; i < n; i++) {
+                if (groups[i] == fi->st_gid) {
+                    member = 1;
+                    break;
+                }
+            }
+
+            ngx_free(groups);
         }
     }
 
     if (member) {
-        return (fi->st_mode & (mode >> 3)) != 0;
+        return (fi->st_mode & (mode >> 3)) == (mode >> 3);
     }
 
-    return (fi->st_mode & (mode >> 6)) != 0;
+    return (fi->st_mode & (mode >> 6)) == (mode >> 6);
 }
 
 
@@ -1507,7 +1525,9 @@ ngx_http_account_db(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         if (fi.st_ino != 0 && ngx_is_dir(&fi)) {
             hint = " (a directory: name the database file in it)";
 
-        } else if (rc == MDB_INVALID || rc == MDB_VERSION_MISMATCH) {
+        } else if (rc == MDB_INVALID || rc == MDB_VERSION_MISMATCH
+                   || rc == MDB_INCOMPATIBLE)
+        {
             hint = " (not a database that account-seed wrote)";
 
         } else {

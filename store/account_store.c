@@ -314,9 +314,24 @@ account_store_lock_writer(const char *path, int wait, int *fdp)
 int
 account_store_open_db(MDB_txn *txn, MDB_dbi *dbi)
 {
-    int  rc;
+    int           rc;
+    unsigned int  flags;
 
     rc = mdb_dbi_open(txn, NULL, 0, dbi);
+
+    if (rc == MDB_SUCCESS) {
+        rc = mdb_dbi_flags(txn, *dbi, &flags);
+    }
+
+    /*
+     * A database made with other flags (MDB_REVERSEKEY, MDB_INTEGERKEY,
+     * MDB_DUPSORT: mdb_load takes them from a dump's header) keeps its keys
+     * in another order, or several values to a key: not an accounts one.
+     */
+
+    if (rc == MDB_SUCCESS && flags != 0) {
+        rc = MDB_INCOMPATIBLE;
+    }
 
     if (rc == MDB_SUCCESS) {
         rc = mdb_set_compare(txn, *dbi, account_store_key_cmp);
@@ -327,8 +342,9 @@ account_store_open_db(MDB_txn *txn, MDB_dbi *dbi)
 
 
 /*
- * The bytes of p and q from i on, up to n: a word at a time, as big-endian
- * numbers, so that the first byte that differs decides.
+ * The bytes of both keys up to the shorter one's length, a word at a time
+ * read as big-endian numbers (the first byte that differs decides), then
+ * byte by byte; then the lengths.
  */
 
 int

@@ -14,6 +14,14 @@ print $fh "id,name\n10000,Person_0\n" x 512;
 close $fh;
 $ENV{TEST_NGINX_TMP} = $tmp;
 
+# an LMDB database whose keys are in another order (mdb_load takes the flag
+# from the dump's header): refused, not searched in the wrong order
+$ENV{TEST_NGINX_REVERSED} = "$tmp/reversed.mdb";
+open $fh, '|-', "mdb_load -n $ENV{TEST_NGINX_REVERSED}" or die $!;
+print $fh "VERSION=3\nformat=bytevalue\ntype=btree\nreversekey=1\n"
+          . "HEADER=END\n 3130303030\n 7b7d\nDATA=END\n";
+close $fh or die "mdb_load failed\n";
+
 # the baked-in case: nobody writes, no lock file is needed or made
 $ENV{TEST_NGINX_DB_NOLOCK} = new_db('--count', 3);
 unlink "$ENV{TEST_NGINX_DB_NOLOCK}-lock";
@@ -266,3 +274,16 @@ location /accounts/ { account_lookup; }
 --- response_body eval
 ['{"id":"10000","name":"Person_0"}', '{"id":"10001","name":"Person_1"}',
  '{"error":"account not found","id":"nope"}']
+
+
+
+=== TEST 17: account_db at an LMDB database with keys in another order stops the start with [emerg]
+--- http_config
+account_db $TEST_NGINX_REVERSED;
+--- config
+location /accounts/ { account_lookup; }
+--- request
+GET /accounts/10000
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*account_db "[^"]*reversed.mdb" is not a usable LMDB database: MDB_INCOMPATIBLE: [^\n]* \(not a database that account-seed wrote\)/

@@ -37,6 +37,11 @@ sub live_db {
     return $db;
 }
 
+# a group that "nobody" is made a member of, removed at the end
+my $group = "accounttest$$";
+my $made_group;
+END { system("groupdel $group") if $made_group }
+
 sub lookup {
     my ($n, $id) = @_;
     my $r = probe($n, "/accounts/$id");
@@ -110,7 +115,9 @@ SKIP: {
     my $n = start_nginx(port => $port, db => $db, worker_user => $user);
     is(lookup($n, 10000), '200 {"id":"10000","name":"Person_0"}',
        'seeded live: served with write access to the lock file only');
-    unlike(test_config($n), qr/\[warn\]/, 'seeded live: "nginx -t" warns of nothing');
+    my $t = test_config($n);
+    like($t, qr/test is successful/, 'seeded live: "nginx -t" passes');
+    unlike($t, qr/\[warn\]/, 'seeded live: and warns of nothing');
 
     seed($db, '--count', 1, '--start', 777);
     is(lookup($n, 777), '200 {"id":"777","name":"Person_0"}',
@@ -157,8 +164,27 @@ SKIP: {
     # a group of the worker user's may read it: no warning
     chown 0, $gid, $db or die $!;
     chmod 0640, $db;
-    unlike(test_config($n), qr/cannot read/,
+    $t = test_config($n);
+    like($t, qr/test is successful/, 'readable by the worker\'s group: "nginx -t" passes');
+    unlike($t, qr/cannot read/,
            'readable by the worker\'s group: "nginx -t" has no warning');
+
+    # so may a supplementary group of the worker user's, made for the test
+    if (system("groupadd --system $group >/dev/null 2>&1") == 0) {
+        $made_group = 1;
+        system("usermod -a -G $group nobody") == 0 or die "usermod failed";
+        chown 0, scalar getgrnam($group), $db or die $!;
+        $t = test_config($n);
+        like($t, qr/test is successful/,
+             'readable by a supplementary group: "nginx -t" passes');
+        unlike($t, qr/cannot read/,
+               'readable by a supplementary group: "nginx -t" has no warning');
+        chown 0, 0, $db or die $!;
+        like(test_config($n), qr/worker user "nobody" cannot read it/,
+             'readable by a group the worker user is not in: "nginx -t" warns');
+    } else {
+        diag('groupadd failed: the supplementary group case is left out');
+    }
 
     # the owner's bits win over the others': an owner without read access
     # is refused whatever the others may do

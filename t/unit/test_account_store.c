@@ -249,6 +249,61 @@ test_open(void)
     ok(rc == MDB_INVALID && env == NULL,
        "an empty file is refused as not LMDB, with no environment left");
 
+    /* keys in another order (what mdb_load makes of "reversekey=1") */
+
+    snprintf(path, sizeof(path), "%s/reverse.mdb", dir);
+    rc = mdb_env_create(&env);
+
+    if (rc == MDB_SUCCESS) {
+        rc = mdb_env_open(env, path, MDB_NOSUBDIR, 0644);
+
+        if (rc == MDB_SUCCESS) {
+            rc = mdb_txn_begin(env, NULL, 0, &txn);
+        }
+
+        if (rc == MDB_SUCCESS) {
+            rc = mdb_dbi_open(txn, NULL, MDB_REVERSEKEY, &dbi);
+            key.mv_data = "10000";
+            key.mv_size = 5;
+            val.mv_data = "{}";
+            val.mv_size = 2;
+
+            if (rc == MDB_SUCCESS) {
+                rc = mdb_put(txn, dbi, &key, &val, 0);
+            }
+
+            if (rc == MDB_SUCCESS) {
+                rc = mdb_txn_commit(txn);
+
+            } else {
+                mdb_txn_abort(txn);
+            }
+        }
+
+        mdb_env_close(env);
+    }
+
+    ok(rc == MDB_SUCCESS, "a database with reversed keys is made");
+
+    rc = account_store_open_reader(path, 0, &env, &dbi);
+    ok(rc == MDB_INCOMPATIBLE && env == NULL,
+       "a reader refuses a database whose keys are in another order");
+
+    rc = account_store_open_writer(path, 0, &env);
+
+    if (rc == MDB_SUCCESS) {
+        rc = mdb_txn_begin(env, NULL, 0, &txn);
+
+        if (rc == MDB_SUCCESS) {
+            rc = account_store_open_db(txn, &dbi);
+            mdb_txn_abort(txn);
+        }
+
+        mdb_env_close(env);
+    }
+
+    ok(rc == MDB_INCOMPATIBLE, "and so does a writer");
+
     snprintf(path, sizeof(path), "rm -rf '%s'", dir);
     if (system(path) != 0) {
         ok(0, "cleanup");
