@@ -1274,7 +1274,7 @@ ngx_http_account_may(ngx_file_info_t *fi, ngx_uid_t uid, ngx_gid_t gid,
     ngx_core_conf_t *ccf, mode_t mode, ngx_log_t *log)
 {
     int          i, n;
-    gid_t       *groups;
+    gid_t        one, *groups;
     ngx_uint_t   member, self;
 
     if (fi->st_uid == uid) {
@@ -1294,7 +1294,8 @@ ngx_http_account_may(ngx_file_info_t *fi, ngx_uid_t uid, ngx_gid_t gid,
             n = getgroups(0, NULL);
 
         } else {
-            (void) getgrouplist(ccf->username, gid, NULL, &n);
+            n = 1;
+            (void) getgrouplist(ccf->username, gid, &one, &n);
         }
 
         groups = (n > 0) ? ngx_alloc(n * sizeof(gid_t), log) : NULL;
