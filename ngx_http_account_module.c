@@ -28,8 +28,11 @@
  */
 #define NGX_HTTP_ACCOUNT_LOCK_WAIT       50
 
-/* db->error: the lock file in use is not the data file's (not LMDB's code) */
+/* db->error, not LMDB's codes: the lock file in use is not the data file's */
 #define NGX_HTTP_ACCOUNT_ELOCK           (MDB_LAST_ERRCODE + 1)
+
+/* and the lock file in use was cut short under the map */
+#define NGX_HTTP_ACCOUNT_ESHORT          (MDB_LAST_ERRCODE + 2)
 
 
 typedef struct {
@@ -46,6 +49,7 @@ typedef struct {
     ino_t                      ino;
     dev_t                      lock_dev;
     ino_t                      lock_ino;    /* 0: no lock file in use */
+    off_t                      lock_size;   /* once LMDB had it open */
     size_t                     behind[2];   /* lock, file: waited for once */
     int                        error;       /* why env is NULL */
     ngx_msec_t                 check;       /* next file check */
@@ -68,7 +72,11 @@ typedef struct {
 
 typedef struct {
     ngx_http_account_db_t     *db;
-    ngx_uint_t                 handler;
+
+    /* account_lookup or account_health: its name, and where it was set */
+    ngx_str_t                 *handler;
+    u_char                    *file;
+    ngx_uint_t                 line;
 } ngx_http_account_loc_conf_t;
 
 
@@ -81,6 +89,7 @@ static ngx_int_t ngx_http_account_read(ngx_http_request_t *r,
 static int ngx_http_account_probe(ngx_http_account_db_t *db);
 static ngx_int_t ngx_http_account_begin(ngx_http_request_t *r,
     ngx_http_account_db_t *db, ngx_uint_t force_check);
+static int ngx_http_account_renew(ngx_http_account_db_t *db);
 static ngx_int_t ngx_http_account_send(ngx_http_request_t *r,
     ngx_uint_t status, u_char *data, size_t len);
 static ngx_int_t ngx_http_account_send_error(ngx_http_request_t *r,
@@ -92,6 +101,7 @@ static ngx_int_t ngx_http_account_keep_init(ngx_cycle_t *cycle);
 static ngx_int_t ngx_http_account_keep_handler(ngx_http_request_t *r);
 static void ngx_http_account_keep(ngx_event_t *ev);
 static void ngx_http_account_drain(ngx_event_t *ev);
+static ngx_uint_t ngx_http_account_kept_left(void);
 
 static void ngx_http_account_fault_handler(int signo);
 static void ngx_http_account_faulted(ngx_http_account_db_t *db,
@@ -103,7 +113,8 @@ static ngx_int_t ngx_http_account_db_open_guarded(ngx_http_account_db_t *db,
 static int ngx_http_account_db_agree(ngx_http_account_db_t *db,
     ngx_log_t *log);
 static const char *ngx_http_account_strerror(int err);
-static void ngx_http_account_db_close(ngx_http_account_db_t *db);
+static void ngx_http_account_db_close(ngx_http_account_db_t *db,
+    ngx_log_t *log);
 static void ngx_http_account_db_check(ngx_http_account_db_t *db,
     ngx_log_t *log);
 static ngx_uint_t ngx_http_account_db_short(ngx_http_account_db_t *db,
@@ -198,9 +209,11 @@ static ngx_str_t  ngx_http_account_json_type = ngx_string("application/json");
 static ngx_str_t  ngx_http_account_health_up =
     ngx_string("{\"status\":\"UP\"}");
 
-/* where a fault inside a database read returns to */
-static sigjmp_buf                     ngx_http_account_fault_env;
-static volatile sig_atomic_t          ngx_http_account_fault_armed;
+/*
+ * Where a fault inside a database access returns to: the guard of the
+ * innermost access under way, or NULL outside one.
+ */
+static sigjmp_buf *volatile           ngx_http_account_fault_jmp;
 static struct sigaction               ngx_http_account_fault_sigbus;
 static struct sigaction               ngx_http_account_fault_sigsegv;
 
@@ -317,28 +330,29 @@ ngx_http_account_health_handler(ngx_http_request_t *r)
  * database cannot be read, or NGX_HTTP_INTERNAL_SERVER_ERROR when the copy
  * cannot be made (no memory: the database is fine).
  *
- * A read that faults (a database file cut short or overwritten in place
- * under the map) lands back here through the worker's SIGBUS/SIGSEGV
- * handler: the database is closed, reopened by the next check, and the
- * worker lives on.
+ * A read that faults (a database file or its lock file cut short or
+ * overwritten in place under the map) lands back here through the worker's
+ * SIGBUS/SIGSEGV handler: the database is closed, reopened by the next
+ * check, and the worker lives on.
  */
 
 static ngx_int_t
 ngx_http_account_read(ngx_http_request_t *r, ngx_http_account_db_t *db,
     MDB_val *key, ngx_str_t *doc)
 {
-    int      rc;
-    MDB_val  val;
+    int         rc;
+    MDB_val     val;
+    sigjmp_buf  jmp;
 
-    if (sigsetjmp(ngx_http_account_fault_env, 0) != 0) {
+    if (sigsetjmp(jmp, 0) != 0) {
         ngx_http_account_faulted(db, r->connection->log, "read");
         return NGX_ERROR;
     }
 
-    ngx_http_account_fault_armed = 1;
+    ngx_http_account_fault_jmp = &jmp;
 
     if (ngx_http_account_begin(r, db, key == NULL) != NGX_OK) {
-        ngx_http_account_fault_armed = 0;
+        ngx_http_account_fault_jmp = NULL;
         return NGX_ERROR;
     }
 
@@ -360,7 +374,7 @@ ngx_http_account_read(ngx_http_request_t *r, ngx_http_account_db_t *db,
 
             if (doc->data == NULL) {
                 mdb_txn_reset(db->txn);
-                ngx_http_account_fault_armed = 0;
+                ngx_http_account_fault_jmp = NULL;
                 return NGX_HTTP_INTERNAL_SERVER_ERROR;
             }
 
@@ -369,7 +383,7 @@ ngx_http_account_read(ngx_http_request_t *r, ngx_http_account_db_t *db,
     }
 
     mdb_txn_reset(db->txn);
-    ngx_http_account_fault_armed = 0;
+    ngx_http_account_fault_jmp = NULL;
 
     if (rc == MDB_SUCCESS) {
         return NGX_OK;
@@ -383,7 +397,9 @@ ngx_http_account_read(ngx_http_request_t *r, ngx_http_account_db_t *db,
                   "account_db \"%V\" lookup failed: %s",
                   &db->path, mdb_strerror(rc));
 
-    ngx_http_account_db_close(db);
+    /* the map may be what is wrong: the close has a guard of its own */
+
+    ngx_http_account_db_close(db, r->connection->log);
     db->error = rc;
 
     return NGX_ERROR;
@@ -486,6 +502,30 @@ ngx_http_account_begin(ngx_http_request_t *r, ngx_http_account_db_t *db,
         return NGX_ERROR;
     }
 
+    rc = ngx_http_account_renew(db);
+
+    if (rc != MDB_SUCCESS) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "account_db \"%V\" cannot be read: %s",
+                      &db->path, mdb_strerror(rc));
+
+        ngx_http_account_db_close(db, r->connection->log);
+        db->error = rc;
+
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/* db->txn renewed on the newest data, whatever size of map that needs */
+
+static int
+ngx_http_account_renew(ngx_http_account_db_t *db)
+{
+    int  rc;
+
     rc = mdb_txn_renew(db->txn);
 
     if (rc == MDB_MAP_RESIZED) {
@@ -498,18 +538,7 @@ ngx_http_account_begin(ngx_http_request_t *r, ngx_http_account_db_t *db,
         }
     }
 
-    if (rc != MDB_SUCCESS) {
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "account_db \"%V\" cannot be read: %s",
-                      &db->path, mdb_strerror(rc));
-
-        ngx_http_account_db_close(db);
-        db->error = rc;
-
-        return NGX_ERROR;
-    }
-
-    return NGX_OK;
+    return rc;
 }
 
 
@@ -753,7 +782,13 @@ ngx_http_account_drain(ngx_event_t *ev)
     ngx_connection_t  *c;
 
     if (!ngx_exiting) {
-        ngx_add_timer(ev, ngx_http_account_drain_time);
+
+        /* none left: ngx_http_account_keep() arms the timer again */
+
+        if (ngx_http_account_kept_left()) {
+            ngx_add_timer(ev, ngx_http_account_drain_time);
+        }
+
         return;
     }
 
@@ -796,11 +831,35 @@ ngx_http_account_drain(ngx_event_t *ev)
 }
 
 
+/* is a connection that ngx_http_account_keep() took still open and quiet? */
+
+static ngx_uint_t
+ngx_http_account_kept_left(void)
+{
+    ngx_uint_t         i;
+    ngx_connection_t  *c;
+
+    c = ngx_cycle->connections;
+
+    for (i = 0; i < ngx_cycle->connection_n; i++) {
+        if (c[i].fd != (ngx_socket_t) -1
+            && !c[i].idle
+            && !c[i].close
+            && c[i].read->handler == ngx_http_account_idle_handler)
+        {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
 static void
 ngx_http_account_fault_handler(int signo)
 {
-    if (ngx_http_account_fault_armed) {
-        siglongjmp(ngx_http_account_fault_env, signo);
+    if (ngx_http_account_fault_jmp) {
+        siglongjmp(*ngx_http_account_fault_jmp, signo);
     }
 
     /*
@@ -814,19 +873,43 @@ ngx_http_account_fault_handler(int signo)
 }
 
 
-/* after a fault was caught: the mapping cannot be trusted, let it go */
+/*
+ * After a fault was caught: the mapping cannot be trusted, let it go.  The
+ * guard that caught it is spent; the close runs under one of its own.
+ */
 
 static void
 ngx_http_account_faulted(ngx_http_account_db_t *db, ngx_log_t *log,
     const char *what)
 {
-    ngx_http_account_fault_armed = 0;
+    ngx_file_info_t  fi;
+
+    ngx_http_account_fault_jmp = NULL;
+
+    /* LMDB maps the whole lock file: one shorter than it was is the cause */
+
+    if (db->lock_ino
+        && ngx_file_info(db->lock.data, &fi) != NGX_FILE_ERROR
+        && fi.st_ino == db->lock_ino && fi.st_dev == db->lock_dev
+        && fi.st_size < db->lock_size)
+    {
+        ngx_log_error(NGX_LOG_ERR, log, 0,
+                      "account_db \"%V\" faulted while being %s: its lock "
+                      "file \"%V\" was cut short in place (%O bytes, %O "
+                      "when opened); closing it (the first process to open "
+                      "it alone sets it up again)", &db->path, what,
+                      &db->lock, fi.st_size, db->lock_size);
+
+        ngx_http_account_db_close(db, log);
+        db->error = NGX_HTTP_ACCOUNT_ESHORT;
+        return;
+    }
 
     ngx_log_error(NGX_LOG_ERR, log, 0,
                   "account_db \"%V\" faulted while being %s: the file "
                   "was changed in place; closing it", &db->path, what);
 
-    ngx_http_account_db_close(db);
+    ngx_http_account_db_close(db, log);
     db->error = MDB_CORRUPTED;
 }
 
@@ -840,16 +923,17 @@ ngx_http_account_faulted(ngx_http_account_db_t *db, ngx_log_t *log,
 static ngx_int_t
 ngx_http_account_db_open_guarded(ngx_http_account_db_t *db, ngx_log_t *log)
 {
-    ngx_int_t  rc;
+    ngx_int_t   rc;
+    sigjmp_buf  jmp;
 
-    if (sigsetjmp(ngx_http_account_fault_env, 0) != 0) {
+    if (sigsetjmp(jmp, 0) != 0) {
         ngx_http_account_faulted(db, log, "opened");
         return NGX_ERROR;
     }
 
-    ngx_http_account_fault_armed = 1;
+    ngx_http_account_fault_jmp = &jmp;
     rc = ngx_http_account_db_open(db, log);
-    ngx_http_account_fault_armed = 0;
+    ngx_http_account_fault_jmp = NULL;
 
     return rc;
 }
@@ -869,6 +953,7 @@ ngx_http_account_db_open(ngx_http_account_db_t *db, ngx_log_t *log)
      */
 
     db->lock_ino = 0;
+    db->lock_size = 0;
 
     if (!db->nolock && ngx_file_info(db->lock.data, &fi) != NGX_FILE_ERROR) {
         db->lock_dev = fi.st_dev;
@@ -905,6 +990,17 @@ ngx_http_account_db_open(ngx_http_account_db_t *db, ngx_log_t *log)
             hint = " (LMDB readers need write access to the lock file "
                    "next to the database, or \"lock=off\" for a "
                    "database that nobody writes)";
+
+        } else if (rc == EINVAL && !db->nolock
+                   && ngx_file_info(db->lock.data, &fi) != NGX_FILE_ERROR
+                   && fi.st_size == 0)
+        {
+            /* LMDB maps the lock file as it finds it, unless it is alone */
+
+            hint = " (its lock file is empty and another process has it "
+                   "open: the first process to open it alone sets it up "
+                   "again)";
+            db->error = NGX_HTTP_ACCOUNT_ESHORT;
         }
 
         ngx_log_error(NGX_LOG_ERR, log, 0,
@@ -917,17 +1013,24 @@ ngx_http_account_db_open(ngx_http_account_db_t *db, ngx_log_t *log)
     rc = ngx_http_account_db_agree(db, log);
 
     if (rc != MDB_SUCCESS) {
-        ngx_http_account_db_close(db);
+        ngx_http_account_db_close(db, log);
         db->error = rc;
         return NGX_ERROR;
     }
 
-    if (!db->nolock && db->lock_ino == 0
-        && ngx_file_info(db->lock.data, &fi) != NGX_FILE_ERROR)
-    {
-        /* created by LMDB just now */
-        db->lock_dev = fi.st_dev;
-        db->lock_ino = fi.st_ino;
+    if (!db->nolock && ngx_file_info(db->lock.data, &fi) != NGX_FILE_ERROR) {
+
+        if (db->lock_ino == 0) {
+            /* created by LMDB just now */
+            db->lock_dev = fi.st_dev;
+            db->lock_ino = fi.st_ino;
+        }
+
+        /* its length as LMDB set it up: see ngx_http_account_faulted() */
+
+        if (fi.st_ino == db->lock_ino && fi.st_dev == db->lock_dev) {
+            db->lock_size = fi.st_size;
+        }
     }
 
     /* the file LMDB has open, whatever the path names by now */
@@ -943,7 +1046,7 @@ ngx_http_account_db_open(ngx_http_account_db_t *db, ngx_log_t *log)
                           "account_db \"%V\" ends before its last page "
                           "(%O bytes): a damaged or truncated copy",
                           &db->path, fi.st_size);
-            ngx_http_account_db_close(db);
+            ngx_http_account_db_close(db, log);
             db->error = MDB_INVALID;
             return NGX_ERROR;
         }
@@ -993,7 +1096,7 @@ ngx_http_account_db_agree(ngx_http_account_db_t *db, ngx_log_t *log)
 
         ngx_msleep(1);
 
-        rc = mdb_txn_renew(db->txn);
+        rc = ngx_http_account_renew(db);
 
         if (rc != MDB_SUCCESS) {
             ngx_log_error(NGX_LOG_ERR, log, 0,
@@ -1029,22 +1132,33 @@ ngx_http_account_strerror(int err)
         return "the lock file belongs to another database file";
     }
 
+    if (err == NGX_HTTP_ACCOUNT_ESHORT) {
+        return "the lock file was cut short";
+    }
+
     return mdb_strerror(err);
 }
 
 
 /*
- * Each handle is let go of before it is closed: a close that faults (the
- * lock file cut short under its map) must not be tried twice on the way
- * back through ngx_http_account_faulted().
+ * Each handle is let go of before it is closed, and the closes that write
+ * to the lock file's map (the reader slot) run under a fault guard of their
+ * own: with the lock file cut short under the map, mdb_txn_abort() and
+ * mdb_env_close() fault there.  A close that faults is given up: what it
+ * had not let go of yet (a map, descriptors, the lock file's fcntl() lock)
+ * stays with the worker until it exits, detached from db, which the next
+ * check opens anew.  It may be called inside another guard, whose place it
+ * restores.
  */
 
 static void
-ngx_http_account_db_close(ngx_http_account_db_t *db)
+ngx_http_account_db_close(ngx_http_account_db_t *db, ngx_log_t *log)
 {
-    MDB_txn     *txn;
-    MDB_env     *env;
-    MDB_cursor  *cursor;
+    MDB_txn              *txn;
+    MDB_env              *env;
+    MDB_cursor           *cursor;
+    sigjmp_buf            jmp, *outer;
+    volatile ngx_uint_t   step, faults;
 
     cursor = db->cursor;
     txn = db->txn;
@@ -1054,25 +1168,57 @@ ngx_http_account_db_close(ngx_http_account_db_t *db)
     db->txn = NULL;
     db->env = NULL;
 
+    /* a read-only transaction's cursor is its own memory only */
+
     if (cursor) {
         mdb_cursor_close(cursor);
     }
 
-    if (txn) {
-        mdb_txn_abort(txn);
+    outer = ngx_http_account_fault_jmp;
+    step = 0;
+    faults = 0;
+
+    /* after a fault: on to the next step */
+
+    if (sigsetjmp(jmp, 0) != 0) {
+        faults++;
     }
 
-    if (env) {
-        mdb_env_close(env);
+    ngx_http_account_fault_jmp = &jmp;
+
+    if (step == 0) {
+        step = 1;
+
+        if (txn) {
+            mdb_txn_abort(txn);
+        }
+    }
+
+    if (step == 1) {
+        step = 2;
+
+        if (env) {
+            mdb_env_close(env);
+        }
+    }
+
+    ngx_http_account_fault_jmp = outer;
+
+    if (faults) {
+        ngx_log_error(NGX_LOG_ERR, log, 0,
+                      "account_db \"%V\" faulted while being closed: the "
+                      "worker keeps what was left of it open until it exits",
+                      &db->path);
     }
 }
 
 
 /*
  * Once a second: follow a database or a lock file that was replaced (a new
- * file under the same path), let go of a database that was removed or cut
- * short, and try again to open one that could not be opened.  It reads the
- * map, so it runs inside ngx_http_account_read()'s fault guard.
+ * file under the same path) or a lock file cut short, let go of a database
+ * that was removed or cut short, and try again to open one that could not
+ * be opened.  It reads the map, so it runs inside ngx_http_account_read()'s
+ * fault guard.
  */
 
 static void
@@ -1101,7 +1247,7 @@ ngx_http_account_db_check(ngx_http_account_db_t *db, ngx_log_t *log)
         ngx_log_error(NGX_LOG_NOTICE, log, 0,
                       "account_db \"%V\" was replaced, reopening",
                       &db->path);
-        ngx_http_account_db_close(db);
+        ngx_http_account_db_close(db, log);
         (void) ngx_http_account_db_open(db, log);
         return;
     }
@@ -1113,7 +1259,19 @@ ngx_http_account_db_check(ngx_http_account_db_t *db, ngx_log_t *log)
         ngx_log_error(NGX_LOG_NOTICE, log, 0,
                       "account_db \"%V\": its lock file \"%V\" was replaced "
                       "or removed, reopening", &db->path, &db->lock);
-        ngx_http_account_db_close(db);
+        ngx_http_account_db_close(db, log);
+        (void) ngx_http_account_db_open(db, log);
+        return;
+    }
+
+    /* the next read would fault on it; the close may, under its guard */
+
+    if (db->lock_ino && lfi.st_size < db->lock_size) {
+        ngx_log_error(NGX_LOG_ERR, log, 0,
+                      "account_db \"%V\": its lock file \"%V\" was cut "
+                      "short in place to %O bytes, reopening",
+                      &db->path, &db->lock, lfi.st_size);
+        ngx_http_account_db_close(db, log);
         (void) ngx_http_account_db_open(db, log);
         return;
     }
@@ -1130,7 +1288,7 @@ ngx_http_account_db_check(ngx_http_account_db_t *db, ngx_log_t *log)
 
 close:
 
-    ngx_http_account_db_close(db);
+    ngx_http_account_db_close(db, log);
     db->error = rc;
 }
 
@@ -1401,7 +1559,9 @@ ngx_http_account_create_loc_conf(ngx_conf_t *cf)
      * set by ngx_pcalloc():
      *
      *     alcf->db = NULL;
-     *     alcf->handler = 0;
+     *     alcf->handler = NULL;
+     *     alcf->file = NULL;
+     *     alcf->line = 0;
      */
 
     return alcf;
@@ -1418,11 +1578,13 @@ ngx_http_account_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         conf->db = prev->db;
     }
 
+    /* named where it was set: the parser is at the end of the http block */
+
     if (conf->handler && conf->db == NULL) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"account_lookup\" and \"account_health\" need "
-                           "an \"account_db\" in the same or an enclosing "
-                           "block");
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"%V\" in %s:%ui needs an \"account_db\" in the same "
+                      "or an enclosing block",
+                      conf->handler, conf->file, conf->line);
         return NGX_CONF_ERROR;
     }
 
@@ -1581,11 +1743,20 @@ ngx_http_account_handler(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     ngx_http_core_loc_conf_t  *clcf;
 
-    if (alcf->handler) {
+    if (alcf->handler == &cmd->name) {
         return "is duplicate";
     }
 
-    alcf->handler = 1;
+    if (alcf->handler) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%V\" conflicts with \"%V\" in this location",
+                           &cmd->name, alcf->handler);
+        return NGX_CONF_ERROR;
+    }
+
+    alcf->handler = &cmd->name;
+    alcf->file = cf->conf_file->file.name.data;
+    alcf->line = cf->conf_file->line;
 
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
     clcf->handler = (ngx_http_handler_pt) cmd->post;
@@ -1699,6 +1870,6 @@ ngx_http_account_exit_process(ngx_cycle_t *cycle)
     dbp = amcf->dbs.elts;
 
     for (i = 0; i < amcf->dbs.nelts; i++) {
-        ngx_http_account_db_close(dbp[i]);
+        ngx_http_account_db_close(dbp[i], cycle->log);
     }
 }

@@ -55,6 +55,30 @@ like($out, qr/\[emerg\] \d+#\d+: account_db "\Q$tmp\E\/missing.mdb" is not a usa
 ok(!-e "$tmp/missing.mdb" && !-e "$tmp/missing.mdb-lock",
    'nginx -t creates no database or lock file');
 
+# account_lookup without an account_db: the error names the directive's own
+# line (9), not the end of the http block, where the check runs
+open $fh, '>', $conf or die $!;
+print $fh <<"_EOC_";
+load_module $ENV{TEST_NGINX_LOAD_MODULES};
+error_log stderr;
+pid $tmp/nginx.pid;
+events {}
+http {
+    server {
+        listen 127.0.0.1:1;
+        location /accounts/ {
+            account_lookup;
+        }
+    }
+}
+_EOC_
+close $fh;
+
+$out = `$ENV{TEST_NGINX_BINARY} -t -p $tmp -c $conf 2>&1`;
+isnt($? >> 8, 0, 'nginx -t fails when account_lookup has no account_db');
+like($out, qr/\[emerg\] \d+#\d+: "account_lookup" in \Q$conf\E:9 needs an "account_db" in the same or an enclosing block$/m,
+     'nginx -t names the line of account_lookup') or diag($out);
+
 __DATA__
 
 === TEST 1: account_db at a missing path stops the start with [emerg]
@@ -96,25 +120,25 @@ qr/\[emerg\] .*account_db "[^"]*" is not a usable LMDB database: Invalid argumen
 
 
 
-=== TEST 4: account_lookup without any account_db is refused
+=== TEST 4: account_lookup without any account_db is refused, naming its line
 --- config
 location /accounts/ { account_lookup; }
 --- request
 GET /accounts/10000
 --- must_die
---- error_log
-"account_lookup" and "account_health" need an "account_db" in the same or an enclosing block
+--- error_log eval
+qr/\[emerg\] .*"account_lookup" in \S+nginx\.conf:\d+ needs an "account_db" in the same or an enclosing block$/m
 
 
 
-=== TEST 5: account_health without any account_db is refused
+=== TEST 5: account_health without any account_db is refused, naming its line
 --- config
 location = /health { account_health; }
 --- request
 GET /health
 --- must_die
---- error_log
-need an "account_db"
+--- error_log eval
+qr/\[emerg\] .*"account_health" in \S+nginx\.conf:\d+ needs an "account_db"/
 
 
 
@@ -287,3 +311,46 @@ GET /accounts/10000
 --- must_die
 --- error_log eval
 qr/\[emerg\] .*account_db "[^"]*reversed.mdb" is not a usable LMDB database: MDB_INCOMPATIBLE: [^\n]* \(not a database that account-seed wrote\)/
+
+
+
+=== TEST 18: account_lookup twice in one location is a duplicate
+--- http_config
+account_db $TEST_NGINX_DB;
+--- config
+location /accounts/ { account_lookup; account_lookup; }
+--- request
+GET /accounts/10000
+--- must_die
+--- error_log
+"account_lookup" directive is duplicate
+
+
+
+=== TEST 19: account_lookup and account_health in one location conflict
+--- http_config
+account_db $TEST_NGINX_DB;
+--- config
+location /accounts/ { account_lookup; account_health; }
+--- request
+GET /accounts/10000
+--- must_die
+--- error_log
+"account_health" conflicts with "account_lookup" in this location
+--- no_error_log
+is duplicate
+
+
+
+=== TEST 20: account_health and account_lookup in one location conflict
+--- http_config
+account_db $TEST_NGINX_DB;
+--- config
+location = /health { account_health; account_lookup; }
+--- request
+GET /health
+--- must_die
+--- error_log
+"account_lookup" conflicts with "account_health" in this location
+--- no_error_log
+is duplicate

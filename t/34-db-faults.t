@@ -3,7 +3,7 @@
 # requests get a JSON 503, /health says 503, and serving resumes once a good
 # database is back.  Each fault is made twice where it matters: by replacing
 # the file (a new inode) and in place (the same inode, under the workers'
-# mappings).
+# mappings).  Last, the lock file is emptied in place under the load.
 #
 # The workers run as "nobody" (when run as root), as they would in service,
 # so that a file mode can make the database unreadable to them; they own the
@@ -152,6 +152,57 @@ for my $p (@phases) {
            "$name: all $r->{requests} answers were a 200 or a JSON 503")
             or diag(join ', ', map { "$_: $st{$_}" } sort keys %st);
     }
+    is($r->{socket_errors}, 0, "$name: no socket errors");
+    $sent += $r->{requests};
+    $failed += $r->{requests} - $good + $r->{socket_errors};
+}
+
+# The lock file cut short in place (truncate, or a cp over it, which opens
+# it with O_TRUNC).  LMDB maps it whole: the next read faults on the reader
+# table, and so does the close that follows.  The worker gives that
+# environment up rather than die (what is left of it stays open until the
+# worker exits), answers the JSON 503 and opens the database again: once no
+# other process holds the short lock file, the first one to open it sets it
+# up anew (LMDB's rule), so serving resumes without a hand.
+{
+    my $name = 'the lock file emptied in place';
+    my $size = -s "$db-lock";
+    my $from = length error_log($n);
+
+    my $load = wrk_start($n, duration => 5, connections => 32,
+                         ids => [10000, 109999]);
+    sleep 0.5;
+
+    truncate "$db-lock", 0 or die "truncate $db-lock: $!";
+
+    my $named = wait_for(2.5, sub {
+        substr(error_log($n), $from)
+            =~ /its lock file "\Q$db\E-lock" was cut short/
+    });
+    ok($named, "$name: the error log names the lock file");
+
+    my $up = wait_for(5, sub {
+        probe($n, '/accounts/10000')->{status} == 200
+        && probe($n, '/health')->{status} == 200
+    });
+    ok($up, sprintf("$name: served again %.2fs later, by itself", $up));
+    is(-s "$db-lock", $size, "$name: the lock file is set up anew");
+
+    my $log = substr(error_log($n), $from);
+    unlike($log, qr/the file was changed in place/,
+           "$name: the database file is not blamed");
+    unlike($log, qr/exited on signal/, "$name: no worker crashed")
+        or diag(join "\n", grep { /exited on signal/ } split /\n/, $log);
+
+    my $r = wrk_wait($load);
+    ok($r->{ok}, "$name: wrk ran") or diag($r->{raw});
+    my %st = %{ $r->{statuses} };
+    note("$name: " . join ', ', map { "$_: $st{$_}" } sort keys %st);
+    my $good = ($st{'status 200'} // 0) + ($st{'status 503'} // 0);
+    ok($st{'status 503'}, "$name: the requests that met it got the JSON 503");
+    is($r->{requests} - $good, 0,
+       "$name: all $r->{requests} answers were a 200 or a JSON 503")
+        or diag(join ', ', map { "$_: $st{$_}" } sort keys %st);
     is($r->{socket_errors}, 0, "$name: no socket errors");
     $sent += $r->{requests};
     $failed += $r->{requests} - $good + $r->{socket_errors};
