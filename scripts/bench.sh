@@ -164,6 +164,10 @@ full|publish|instructions)
     need valgrind "scripts/deps.sh bench installs it"
     need callgrind_control "scripts/deps.sh bench installs valgrind"
     need callgrind_annotate "scripts/deps.sh bench installs valgrind"
+    ;;
+esac
+case $mode in
+full|publish)
     need gnuplot "scripts/deps.sh bench installs gnuplot-nox"
     need hey "scripts/deps.sh bench installs it"
     ;;
@@ -1237,7 +1241,7 @@ What \`account_lookup\` costs next to the other ways nginx could answer
 Everything below, tables and plot, was written by that command; rerun it to
 regenerate this page:
 
-    make && ${KNOBS}scripts/bench.sh --publish
+    ${KNOBS}make bench-publish
 
 (\`scripts/bench.sh --help\` lists the knobs; this run: $RUNS runs of
 ${DURATION} s per variant and size, $CONNS connections.)

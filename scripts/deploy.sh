@@ -4,6 +4,7 @@
 #
 #   scripts/deploy.sh                 build, deploy or roll out, wait, print
 #   REPLICAS=3 scripts/deploy.sh      the same with three replicas
+#   IMAGE=own:v2 scripts/deploy.sh    roll out an image of one's own, as it is
 #
 # It joins nothing: on an engine outside any swarm it runs `docker swarm init`
 # (a single-node swarm).  It creates the overlay network when missing.  When
@@ -17,12 +18,14 @@
 # Nothing is mounted on /data: each task serves its own anonymous volume,
 # seeded with the default accounts unless the image holds a database.  Own
 # data goes into an image derived from this one (README, "Data in Swarm"),
-# deployed with IMAGE=... SKIP_BUILD=1.  One named volume shared by the
+# deployed with IMAGE=....  One named volume shared by the
 # tasks of a node would break LMDB's reader registration (PIDs collide
 # across containers).
 #
 # Environment:
-#   REPLICAS        replicas (default 1)
+#   REPLICAS        replicas (default: 1 for a new service; a rerun without
+#                   it keeps the service's, as set by an earlier run or by
+#                   `docker service scale`)
 #   NETWORK         the overlay network (default my_network)
 #   SERVICE         the service name (default accountservice)
 #   PORT            the published port (default 6767; the container's port
@@ -32,8 +35,16 @@
 #                   kernels without IPVS, where the mesh cannot work)
 #                   NETWORK, PORT and PUBLISH_MODE are set when the service
 #                   is created: a rerun with others fails (exit 1), saying so
-#   IMAGE           the image to deploy (default accountservice:latest)
-#   SKIP_BUILD=1    deploy IMAGE as it is, without scripts/build-image.sh
+#   IMAGE           the image to deploy, as it is (default: this repository's
+#                   accountservice:latest, built first by
+#                   scripts/build-image.sh)
+#   SKIP_BUILD=1    deploy accountservice:latest without building it again
+#   LIMIT_MEMORY    each task's memory limit (default 128M).  The pages of
+#                   the database that a task reads count against it: keep it
+#                   above the database file's size (du -h, or mdb_stat -e:
+#                   pages in use times 4 KiB) plus 64M, or the kernel evicts
+#                   them and lookups read the disk
+#   RESERVE_MEMORY  memory reserved for each task (default 32M)
 #   REGISTRY        a registry prefix (host[:port]/path) to push to, so that
 #                   every node of a multi-node swarm pulls the same image
 #   WAIT            seconds to wait for the service to converge (default 180)
@@ -47,12 +58,14 @@
 set -eu
 
 here=$(cd "$(dirname "$0")/.." && pwd)
-replicas=${REPLICAS:-1}
+replicas=${REPLICAS:-}
 network=${NETWORK:-my_network}
 service=${SERVICE:-accountservice}
 port=${PORT:-6767}
 mode=${PUBLISH_MODE:-ingress}
 image=${IMAGE:-accountservice:latest}
+limit_memory=${LIMIT_MEMORY:-128M}
+reserve_memory=${RESERVE_MEMORY:-32M}
 wait=${WAIT:-180}
 
 say() { echo "deploy: $*"; }
@@ -65,14 +78,20 @@ host)    order=stop-first ;;
 *)       die "PUBLISH_MODE is ingress or host, not '$mode'" ;;
 esac
 
-# 1. the image, tagged by its ID
-if [ "${SKIP_BUILD:-0}" != 1 ]; then
+# 1. the image, tagged by its ID.  One given in IMAGE is never built over:
+# it may be an image derived from this one, with its own data.
+if [ -z "${IMAGE:-}" ] && [ "${SKIP_BUILD:-0}" != 1 ]; then
     IMAGE=$image "$here/scripts/build-image.sh"
 fi
 id=$(docker image inspect -f '{{.Id}}' "$image") \
-    || die "no image $image: build it with 'make image'"
+    || die "no image $image: build it with 'IMAGE=$image make image'"
 id=${id#sha256:}
-name=${image%:*}
+# the repository: without a digest, and without a tag (a ":" after the last
+# "/"; the one in host:port/name is not a tag)
+name=${image%%@*}
+case ${name##*/} in
+*:*) name=${name%:*} ;;
+esac
 if [ -n "${REGISTRY:-}" ]; then
     name=${REGISTRY%/}/${name##*/}
 fi
@@ -100,6 +119,16 @@ locked)
 esac
 [ "$(docker info -f '{{.Swarm.ControlAvailable}}')" = true ] \
     || die "this node is not a swarm manager: run deploy.sh on a manager"
+
+# REPLICAS, or for a new service 1, or for a rerun the service's own count
+scale="--replicas ${replicas:-1}"
+if [ -z "$replicas" ]; then
+    replicas=$(docker service inspect \
+                   -f '{{with .Spec.Mode.Replicated}}{{.Replicas}}{{end}}' \
+                   "$service" 2>/dev/null) || replicas=
+    [ -z "$replicas" ] || scale=
+    replicas=${replicas:-1}
+fi
 
 if [ "$mode" = host ]; then
     nodes=$(docker node ls -q | wc -l)
@@ -142,7 +171,12 @@ if ! docker network inspect "$network" >/dev/null 2>&1; then
     say "docker network create --driver overlay $network"
     docker network create --driver overlay --attachable "$network" >/dev/null
 fi
-driver=$(docker network inspect -f '{{.Driver}}' "$network")
+# a network made a moment after `docker swarm init` can show no driver yet
+for _ in 1 2 3 4 5 6 7 8 9 10; do
+    driver=$(docker network inspect -f '{{.Driver}}' "$network")
+    [ -z "$driver" ] || break
+    sleep 1
+done
 [ "$driver" = overlay ] \
     || die "network $network is a '$driver' network, not an overlay one:" \
            "choose another NETWORK"
@@ -158,7 +192,7 @@ else
 fi
 
 set -- \
-    --replicas "$replicas" \
+    $scale \
     --update-order "$order" --update-parallelism 1 --update-delay 2s \
     --update-monitor 10s --update-failure-action rollback \
     --update-max-failure-ratio 0 \
@@ -166,7 +200,8 @@ set -- \
     --rollback-monitor 10s --rollback-failure-action pause \
     --restart-condition any --restart-delay 2s --restart-window 30s \
     --stop-grace-period 10s \
-    --limit-cpu 1 --limit-memory 128M --reserve-memory 32M \
+    --limit-cpu 1 --limit-memory "$limit_memory" \
+    --reserve-memory "$reserve_memory" \
     --read-only $mount type=tmpfs,dst=/run $mount type=tmpfs,dst=/tmp \
     $mount type=tmpfs,dst=/var/lib/nginx \
     $resolve --detach --quiet

@@ -39,6 +39,16 @@ sudo=
 
 case $missing in
 *libtest-nginx-perl*)
+    # the pin first: a sources file without it would let every newer
+    # package of unstable in, nginx included
+    prefs=/etc/apt/preferences.d/unstable-test-nginx
+    if [ ! -e "$prefs" ]; then
+        printf '%s\n' \
+            'Package: *' 'Pin: release a=unstable' 'Pin-Priority: 1' '' \
+            'Package: libtest-nginx-perl' 'Pin: release a=unstable' \
+            'Pin-Priority: 500' \
+            | $sudo tee "$prefs" >/dev/null
+    fi
     if [ ! -e /etc/apt/sources.list.d/unstable-test-nginx.sources ]; then
         # the Debian archive of the apt configuration (it says why not,
         # on a machine with none, such as Ubuntu)
@@ -53,11 +63,6 @@ case $missing in
             'Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg' \
             | $sudo tee /etc/apt/sources.list.d/unstable-test-nginx.sources \
             >/dev/null
-        printf '%s\n' \
-            'Package: *' 'Pin: release a=unstable' 'Pin-Priority: 1' '' \
-            'Package: libtest-nginx-perl' 'Pin: release a=unstable' \
-            'Pin-Priority: 500' \
-            | $sudo tee /etc/apt/preferences.d/unstable-test-nginx >/dev/null
     fi
     ;;
 esac

@@ -203,6 +203,19 @@ ok($rc == 0 || $rc == 3, 'deploy.sh again, the same image') or diag($out);
 is_deeply(tasks($svc), $before, 'changes nothing: the same tasks run');
 is(spec($svc, '{{.ID}}'), $id, 'in the same service');
 
+# a rerun without REPLICAS keeps the count the service was scaled to
+my %rerun = %env;
+delete $rerun{REPLICAS};
+sh(qw(docker service scale -d), "$svc=2");
+ok(converged($svc, 2), 'scaled to 2 by hand');
+($rc, $out) = sh({ %rerun, SKIP_BUILD => 1 }, "$REPO/scripts/deploy.sh");
+ok($rc == 0 || $rc == 3, 'deploy.sh again, without REPLICAS') or diag($out);
+is(spec($svc, '{{.Spec.Mode.Replicated.Replicas}}'), 2,
+   'keeps the 2 replicas');
+sh(qw(docker service scale -d), "$svc=3");
+ok(converged($svc, 3), 'and back to 3');
+$before = tasks($svc);
+
 # --- NETWORK, PORT and PUBLISH_MODE are the service's ---
 
 ($rc, $out) = sh({ %env, SKIP_BUILD => 1, PORT => free_port() },
@@ -289,10 +302,12 @@ sh_ok('sh', '-c', "printf 'FROM accountservice:latest\\n"
                   . "CMD false\\n' | docker build -q -t $bad -",
       'an image that never gets healthy');
 
+my $rev_id = (sh(qw(docker image inspect -f {{.Id}}), $rev))[1];
 $t0 = time;
-($rc, $out) = sh({ %env, SKIP_BUILD => 1, IMAGE => $rev },
-                 "$REPO/scripts/deploy.sh");
+($rc, $out) = sh({ %env, IMAGE => $rev }, "$REPO/scripts/deploy.sh");
 ok($rc == 0 || $rc == 3, 'deploy.sh rolls the new image out') or diag($out);
+is((sh(qw(docker image inspect -f {{.Id}}), $rev))[1], $rev_id,
+   'as it is: an image given in IMAGE is not built over');
 note(sprintf 'deploy of a new image: %.0f s', time - $t0);
 my $rev_tag = spec($svc, '{{.Spec.TaskTemplate.ContainerSpec.Image}}');
 like($rev_tag, qr/^astest02:[0-9a-f]{12}$/, 'tagged by image ID');
