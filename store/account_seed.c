@@ -60,6 +60,9 @@
 /* seed_run(): the input could not be read (told) */
 #define SEED_UNREADABLE     (-3)
 
+/* seed_lock(): the writers' lock could not be taken (told) */
+#define SEED_NOLOCK         (-4)
+
 
 typedef struct {
     const char     *db_path;
@@ -68,6 +71,19 @@ typedef struct {
     uint64_t        count;
     int             quiet;
 } seed_options_t;
+
+
+/*
+ * The files of the database that a run holds, and the ones it made: a run
+ * that commits nothing to a database that did not exist takes them back.
+ */
+typedef struct {
+    int             lock;            /* PATH-lock, locked by the run; -1 */
+    int             lock_made;       /* the run made PATH-lock */
+    int             db_made;         /* PATH did not exist when locked */
+    dev_t           db_dev;          /* the file the run opened at PATH */
+    ino_t           db_ino;          /* 0: none yet */
+} seed_files_t;
 
 
 /* an account of an import: its key and then its value, in seed_t.chunk */
@@ -124,6 +140,12 @@ typedef struct {
     /* an import's block size and parsing threads; 0: the defaults */
     size_t          block_size;
     unsigned        workers;
+
+    /*
+     * With no txn, an import checks the lines and stores nothing, and
+     * copies what it reads to tee (seed_spool()).
+     */
+    FILE           *tee;
 } seed_t;
 
 
@@ -164,6 +186,9 @@ typedef struct {
     int               read_errno;    /* what ended the input, if not EOF */
     int               read_rc;       /* ENOMEM: a line did not fit */
     int               too_long;      /* a line is longer than a line may be */
+    int               check;         /* the lines are checked, not kept */
+    FILE             *tee;           /* where what is read is copied */
+    int               tee_errno;     /* what ended the copy */
 
     seed_block_t      blocks[SEED_BLOCKS];
     size_t            filled;        /* blocks read */
@@ -693,7 +718,9 @@ seed_line_fits(const char *p, size_t len)
  * is empty if nothing is.  A read error, a line that does not fit in
  * memory or one longer than SEED_LINE_MAX ends the input too, with
  * im->read_errno, im->read_rc or im->too_long set: the blocks before are
- * stored first, and may have the bad line that the import reports.
+ * stored first, and may have the bad line that the import reports.  With
+ * im->tee, each byte read is copied there first; a failed copy ends the
+ * input at once, with im->tee_errno.
  */
 
 static void
@@ -730,6 +757,16 @@ seed_read(seed_import_t *im, seed_block_t *b, seed_block_t *prev)
     for ( ;; ) {
         errno = 0;
         n = fread(b->in + b->in_read, 1, want - b->in_read, im->in);
+
+        if (im->tee != NULL && n > 0
+            && fwrite(b->in + b->in_read, 1, n, im->tee) != n)
+        {
+            im->tee_errno = errno ? errno : EIO;
+            im->eof = 1;
+            b->in_len = 0;
+            return;
+        }
+
         b->in_read += n;
 
         if (b->in_read < want) {
@@ -855,10 +892,13 @@ seed_render_into(seed_block_t *b, json_t *doc, const unsigned char *id,
 }
 
 
-/* a parsing thread's part of an import: the lines of one block */
+/*
+ * A parsing thread's part of an import: the lines of one block, rendered
+ * unless the import only checks them (render unset).
+ */
 
 static void
-seed_parse(seed_block_t *b)
+seed_parse(seed_block_t *b, int render)
 {
     char           *p, *end, *nl;
     size_t          len, id_len;
@@ -898,7 +938,8 @@ seed_parse(seed_block_t *b)
             }
 
         } else {
-            b->rc = seed_render_into(b, doc, id, id_len);
+            b->rc = render ? seed_render_into(b, doc, id, id_len)
+                           : MDB_SUCCESS;
             json_decref(doc);
 
             if (b->rc != MDB_SUCCESS) {
@@ -938,7 +979,7 @@ seed_work(void *data)
         b = &im->blocks[im->taken++ % SEED_BLOCKS];
         pthread_mutex_unlock(&im->lock);
 
-        seed_parse(b);
+        seed_parse(b, !im->check);
 
         pthread_mutex_lock(&im->lock);
         b->parsed = 1;
@@ -976,7 +1017,9 @@ seed_store_block(seed_t *s, seed_block_t *b, const char *file,
         return SEED_FAILED;
     }
 
-    for (i = 0; i < b->nrecs; i += n) {
+    /* a check of the lines (no transaction) keeps no account */
+
+    for (i = 0; s->txn != NULL && i < b->nrecs; i += n) {
         n = b->nrecs - i;
 
         if (n > SEED_CHUNK_RECS - s->nrecs) {
@@ -1045,8 +1088,10 @@ seed_cpus(void)
 
 
 /*
- * Returns MDB_SUCCESS, an LMDB or errno code, or -1 for a bad line (already
- * reported with its file name and line number).
+ * Returns MDB_SUCCESS or an LMDB code; or, already reported with the file
+ * name (and the line number, where there is one): -1 for a bad line,
+ * SEED_FAILED for no memory or no thread, SEED_UNREADABLE for a read error;
+ * or the errno code of a failed copy to s->tee, not reported.
  *
  * The main thread reads blocks and stores them in the order of the file,
  * while the parsing threads work on the next ones: the first bad line in
@@ -1072,12 +1117,16 @@ seed_import(seed_t *s, FILE *in, const char *file)
     w = malloc(n * sizeof(seed_worker_t));
 
     if (im == NULL || w == NULL) {
+        fprintf(stderr, "%s: %s: no memory to start the import: %s\n",
+                progname, file, strerror(ENOMEM));
         free(im);
         free(w);
-        return ENOMEM;
+        return SEED_FAILED;
     }
 
     im->in = in;
+    im->check = (s->txn == NULL);
+    im->tee = s->tee;
     im->block_size = s->block_size ? s->block_size : SEED_BLOCK_SIZE;
 
     pthread_mutex_init(&im->lock, NULL);
@@ -1104,6 +1153,11 @@ seed_import(seed_t *s, FILE *in, const char *file)
 
     if (nw > 0) {
         rc = MDB_SUCCESS;
+
+    } else {
+        fprintf(stderr, "%s: %s: cannot start a thread to parse the "
+                "input: %s\n", progname, file, strerror(rc));
+        rc = SEED_FAILED;
     }
 
     lineno = 0;
@@ -1151,11 +1205,14 @@ seed_import(seed_t *s, FILE *in, const char *file)
 
     /* what ended the input, once the blocks before it are stored */
 
-    if (rc == MDB_SUCCESS && im->read_rc != MDB_SUCCESS) {
+    if (rc == MDB_SUCCESS && im->tee_errno != 0) {
+        rc = im->tee_errno;     /* told by the caller, who knows where */
+
+    } else if (rc == MDB_SUCCESS && im->read_rc != MDB_SUCCESS) {
         seed_progress_end();
         fprintf(stderr, "%s: %s:%zu: the line does not fit in memory: %s\n",
                 progname, file, lineno + 1, strerror(im->read_rc));
-        rc = im->read_rc;
+        rc = SEED_FAILED;
 
     } else if (rc == MDB_SUCCESS && im->too_long) {
         seed_progress_end();
@@ -1185,7 +1242,7 @@ seed_import(seed_t *s, FILE *in, const char *file)
 
     json_set_alloc_funcs(malloc, free);
 
-    if (rc == MDB_SUCCESS && s->done == 0 && !s->quiet) {
+    if (rc == MDB_SUCCESS && s->txn != NULL && s->done == 0 && !s->quiet) {
         fprintf(stderr, "%s: %s: no accounts in the input\n", progname,
                 file);
     }
@@ -1310,19 +1367,27 @@ seed_bus_disarm(void)
 
 static int
 seed_run(seed_options_t *o, FILE *in, size_t estimate, size_t *done,
-    size_t *added, size_t *map_size)
+    size_t *added, size_t *map_size, seed_files_t *f)
 {
-    int       rc;
-    size_t    want, lock, file;
-    MDB_env  *env;
-    MDB_stat  st;
-    seed_t    s;
+    int          rc, fd;
+    size_t       want, lock, file;
+    MDB_env     *env;
+    MDB_stat     st;
+    seed_t       s;
+    struct stat  fi;
 
     memset(&s, 0, sizeof(seed_t));
 
     rc = account_store_open_writer(o->db_path, *map_size, &env);
     if (rc != MDB_SUCCESS) {
         return rc;
+    }
+
+    /* which file that is, should the run have to take it back */
+
+    if (mdb_env_get_fd(env, &fd) == MDB_SUCCESS && fstat(fd, &fi) == 0) {
+        f->db_dev = fi.st_dev;
+        f->db_ino = fi.st_ino;
     }
 
     /* at least the map it has: account_store_map_size() never shrinks it */
@@ -1418,18 +1483,21 @@ failed:
  * Input that is not a regular file (a pipe, a terminal, a socket) can be
  * read only once, and an import whose map fills up starts again from the
  * first line: such input is first copied into an unnamed file beside the
- * database, where there is room for the data anyway.  Returns the copy,
+ * database, where there is room for the data anyway.  The copy is an
+ * import that checks the lines as it reads them and stores nothing: the
+ * first bad line ends it, and is reported with its number, before the
+ * rest of the input (which may never end) is read.  Returns the copy,
  * rewound, or NULL with the error printed and *status set.
  */
 
 static FILE *
 seed_spool(FILE *in, const char *name, const char *db_path, int *status)
 {
-    int      fd;
-    char    *path, *dir, *tmp, *p, *nl, *last;
+    int      fd, rc;
+    char    *path, *dir, *tmp;
     FILE    *out;
-    size_t   n, len, line;
-    char     buf[65536];
+    size_t   len;
+    seed_t   s;
 
     out = NULL;
     tmp = NULL;
@@ -1472,38 +1540,20 @@ seed_spool(FILE *in, const char *name, const char *db_path, int *status)
         goto failed;
     }
 
-    /*
-     * A line longer than SEED_LINE_MAX, its blanks at the end aside, is
-     * refused by the import that reads the copy: there is no need to copy
-     * more of it, nor of the input after it, which may never end.
-     */
+    memset(&s, 0, sizeof(seed_t));
+    s.tee = out;
 
-    line = 0;
+    rc = seed_import(&s, in, name);
 
-    while ((n = fread(buf, 1, sizeof(buf), in)) > 0) {
-        if (fwrite(buf, 1, n, out) != n) {
-            goto failed;
-        }
-
-        nl = memrchr(buf, '\n', n);
-        p = (nl != NULL) ? nl + 1 : buf;
-        line = (nl != NULL) ? 0 : line;
-
-        /* the line open at the end of buf: its last byte that is no blank */
-
-        last = p + account_line_trim(p, buf + n - p);
-
-        if (last > p && line + (size_t) (last - p) > SEED_LINE_MAX) {
-            break;
-        }
-
-        line += buf + n - p;
+    if (rc == -1 || rc == SEED_FAILED || rc == SEED_UNREADABLE) {
+        *status = (rc == -1) ? EX_DATAERR
+                             : (rc == SEED_UNREADABLE ? EX_NOINPUT : 1);
+        goto done;
     }
 
-    if (n == 0 && ferror(in)) {
-        fprintf(stderr, "%s: %s: %s\n", progname, name, strerror(errno));
-        *status = EX_NOINPUT;
-        goto done;
+    if (rc != MDB_SUCCESS) {
+        errno = rc;
+        goto failed;
     }
 
     if (fflush(out) != 0 || fseek(out, 0, SEEK_SET) != 0) {
@@ -1530,6 +1580,119 @@ done:
     free(path);
 
     return NULL;
+}
+
+
+/*
+ * Takes the writers' lock of the database, or checks that the lock held is
+ * still that of PATH-lock: the files may have been renamed over or removed
+ * since (see account_store_lock_writer()).  Whether PATH exists is noted
+ * each time a lock file is opened, while no other writer can make it.
+ * Returns 0, or SEED_NOLOCK (told).
+ */
+
+static int
+seed_lock(seed_options_t *o, seed_files_t *f)
+{
+    int          rc, made;
+    struct stat  st;
+
+    made = -1;
+    rc = account_store_lock_writer(o->db_path, 0, &f->lock, &made);
+
+    if (rc == EWOULDBLOCK) {
+        if (!o->quiet) {
+            fprintf(stderr, "%s: waiting for another account-seed writing "
+                    "%s\n", progname, o->db_path);
+        }
+
+        rc = account_store_lock_writer(o->db_path, 1, &f->lock, &made);
+    }
+
+    if (rc != 0) {
+        fprintf(stderr, "%s: %s%s: %s\n", progname, o->db_path,
+                ACCOUNT_STORE_LOCK_SUFFIX, strerror(rc));
+        return SEED_NOLOCK;
+    }
+
+    if (made != -1) {
+        f->lock_made = made;
+        f->db_made = (lstat(o->db_path, &st) == -1 && errno == ENOENT);
+        f->db_ino = 0;
+    }
+
+    return 0;
+}
+
+
+/*
+ * Removes the files of a database that this run made and committed nothing
+ * to, while it holds the writers' lock: a failed or empty first seed leaves
+ * no empty database for nginx to serve (404s, where a missing one is 503s).
+ *
+ * The data file goes first.  A writer that has opened the lock file waits
+ * for the lock, and then finds that file removed (or, if this run did not
+ * make it, still in place) and makes the database anew; one that comes
+ * after the lock file is gone makes a new lock file, and the data file is
+ * gone by then.  Removed the other way round, a writer could lock a new
+ * lock file and open the data file just before its removal.
+ *
+ * The lock file goes only if this run made it and there is no database at
+ * PATH now (--db naming a directory: the run made only DIR-lock): a lock
+ * file made beforehand for its owner and mode stays, and so does one that
+ * nginx's workers may have opened beside a data file this run did not make.
+ * Returns 1 if the data file was removed.
+ */
+
+static int
+seed_unmake(seed_options_t *o, seed_files_t *f)
+{
+    int           removed;
+    char         *lock;
+    size_t        len;
+    struct stat   st, fi;
+
+    removed = 0;
+
+    if (f->db_made && lstat(o->db_path, &st) == 0 && S_ISREG(st.st_mode)
+        && (f->db_ino == 0
+            || (st.st_dev == f->db_dev && st.st_ino == f->db_ino)))
+    {
+        if (unlink(o->db_path) == -1) {
+            fprintf(stderr, "%s: cannot remove %s, which this run made: "
+                    "%s\n", progname, o->db_path, strerror(errno));
+            return 0;
+        }
+
+        removed = 1;
+    }
+
+    if (!f->lock_made
+        || (stat(o->db_path, &st) == 0 && S_ISREG(st.st_mode)))
+    {
+        return removed;
+    }
+
+    len = strlen(o->db_path) + sizeof(ACCOUNT_STORE_LOCK_SUFFIX);
+
+    lock = malloc(len);
+    if (lock == NULL) {
+        return removed;
+    }
+
+    snprintf(lock, len, "%s%s", o->db_path, ACCOUNT_STORE_LOCK_SUFFIX);
+
+    if (stat(lock, &st) == 0 && fstat(f->lock, &fi) == 0
+        && st.st_dev == fi.st_dev && st.st_ino == fi.st_ino
+        && unlink(lock) == -1)
+    {
+        fprintf(stderr, "%s: cannot remove %s, which this run made: %s\n",
+                progname, lock, strerror(errno));
+    }
+
+    free(lock);
+
+    return removed;
 }
 
 
@@ -1577,14 +1740,58 @@ bad_number(const char *opt, const char *arg, int rc)
 }
 
 
+/*
+ * Reports what getopt_long() refused, under our name: an option it does not
+ * know (optopt 0 for a long one, the character for a short one), one that
+ * lacks its argument (':'), or a long one given an argument it does not
+ * take (optopt is then the option's own character).
+ */
+
+static int
+bad_option(int c, char **argv, const struct option *longopts)
+{
+    int                    len;
+    const char            *arg;
+    const struct option   *opt;
+
+    for (opt = longopts; opt->name != NULL; opt++) {
+        if (optopt != 0 && opt->val == optopt) {
+            break;
+        }
+    }
+
+    if (c == ':' && opt->name != NULL) {
+        fprintf(stderr, "%s: option -%c (--%s) needs an argument\n",
+                progname, optopt, opt->name);
+
+    } else if (opt->name != NULL) {
+        fprintf(stderr, "%s: option --%s takes no argument\n", progname,
+                opt->name);
+
+    } else if (optopt != 0) {
+        fprintf(stderr, "%s: unknown option -%c\n", progname, optopt);
+
+    } else {
+        arg = argv[optind - 1];
+        len = (int) strcspn(arg, "=");
+        fprintf(stderr, "%s: unknown option %.*s\n", progname, len, arg);
+    }
+
+    usage(stderr);
+
+    return EX_USAGE;
+}
+
+
 int
 main(int argc, char **argv)
 {
-    int              c, rc, lock, generate;
+    int              c, rc, generate;
     FILE            *in, *spool;
     off_t            origin;
     size_t           estimate, done, added, map_size;
     struct stat      st;
+    seed_files_t     f;
     seed_options_t   o;
 
     static const struct option  longopts[] = {
@@ -1602,7 +1809,12 @@ main(int argc, char **argv)
     o.count = 100;
     generate = 0;
 
-    while ((c = getopt_long(argc, argv, "d:n:s:f:qh", longopts, NULL)) != -1)
+    /* getopt's own messages would begin with argv[0]: bad_option()'s */
+
+    opterr = 0;
+
+    while ((c = getopt_long(argc, argv, ":d:n:s:f:qh", longopts, NULL))
+           != -1)
     {
         switch (c) {
         case 'd':
@@ -1632,14 +1844,15 @@ main(int argc, char **argv)
             usage(stdout);
             return 0;
         default:
-            usage(stderr);
-            return EX_USAGE;
+            return bad_option(c, argv, longopts);
         }
     }
 
-    if (optind != argc || o.db_path == NULL) {
+    if (optind != argc || o.db_path == NULL || o.db_path[0] == '\0') {
         fprintf(stderr, "%s: %s\n", progname, optind != argc
-                ? "unexpected argument" : "--db PATH is required");
+                ? "unexpected argument"
+                : (o.db_path == NULL ? "--db PATH is required"
+                                     : "--db: the path is empty"));
         usage(stderr);
         return EX_USAGE;
     }
@@ -1722,42 +1935,24 @@ main(int argc, char **argv)
     /*
      * One writer at a time, from before its first open of the environment
      * to after its last: each attempt below opens it again, with a larger
-     * map, and another writer's open would cut the file under it.
+     * map, and another writer's open would cut the file under it.  The lock
+     * is checked before each open: the files may have been replaced since.
      */
 
-    lock = -1;
-    rc = account_store_lock_writer(o.db_path, 0, &lock);
-
-    if (rc == EWOULDBLOCK) {
-        if (!o.quiet) {
-            fprintf(stderr, "%s: waiting for another account-seed writing "
-                    "%s\n", progname, o.db_path);
-        }
-
-        rc = account_store_lock_writer(o.db_path, 1, &lock);
-    }
-
-    if (rc != 0) {
-        fprintf(stderr, "%s: %s%s: %s\n", progname, o.db_path,
-                ACCOUNT_STORE_LOCK_SUFFIX, strerror(rc));
-
-        if (lock != -1) {
-            close(lock);
-        }
-
-        if (in && in != stdin) {
-            fclose(in);
-        }
-
-        return 1;
-    }
-
+    memset(&f, 0, sizeof(seed_files_t));
+    f.lock = -1;
     map_size = 0;
     added = 0;
+    done = 0;
 
     for ( ;; ) {
+        rc = seed_lock(&o, &f);
+        if (rc != 0) {
+            break;
+        }
+
         done = 0;
-        rc = seed_run(&o, in, estimate, &done, &added, &map_size);
+        rc = seed_run(&o, in, estimate, &done, &added, &map_size, &f);
 
         if (rc != MDB_MAP_FULL) {
             break;
@@ -1779,9 +1974,24 @@ main(int argc, char **argv)
         fclose(in);    /* a copy of standard input goes with it */
     }
 
+    /* nothing committed (or nothing to commit) to a database it made */
+
+    if (rc != SEED_NOLOCK && (rc != MDB_SUCCESS || done == 0)
+        && seed_unmake(&o, &f) && rc == MDB_SUCCESS && !o.quiet)
+    {
+        fprintf(stderr, "%s: %s was not created: no accounts to write\n",
+                progname, o.db_path);
+    }
+
     /* the environment is closed: no fcntl() lock of LMDB's is left to drop */
 
-    close(lock);
+    if (f.lock != -1) {
+        close(f.lock);
+    }
+
+    if (rc == SEED_NOLOCK) {
+        return 1;
+    }
 
     if (rc == -1 || rc == SEED_FAILED || rc == SEED_UNREADABLE) {
         fprintf(stderr, "%s: nothing was written to %s\n", progname,

@@ -272,42 +272,140 @@ failed:
 }
 
 
-int
-account_store_lock_writer(const char *path, int wait, int *fdp)
+/*
+ * How many lock files a writer follows, each replaced while it waited for
+ * it, before it gives up (ESTALE): a bound, should a file system give
+ * an open file and its path different numbers.
+ */
+#define ACCOUNT_STORE_LOCK_PASSES  100
+
+
+/*
+ * The lock file a writer holds must be the one named PATH-lock when it
+ * holds it: a lock file renamed over or removed while the writer waited
+ * (the database replaced, or a failed first seed taking back what it made)
+ * is no longer the one other writers lock, and a writer holding it would
+ * write beside them.  Returns 1 if the descriptor is the lock file at the
+ * path, 0 if it is not (or the path names nothing), -1 with errno set.
+ */
+
+static int
+account_store_lock_current(const char *lock, int fd)
 {
-    int      fd;
-    char    *lock;
-    size_t   len;
+    struct stat  fst, pst;
 
-    if (*fdp == -1) {
-        len = strlen(path) + sizeof(ACCOUNT_STORE_LOCK_SUFFIX);
-
-        lock = malloc(len);
-        if (lock == NULL) {
-            return ENOMEM;
-        }
-
-        memcpy(lock, path, len - sizeof(ACCOUNT_STORE_LOCK_SUFFIX));
-        memcpy(lock + len - sizeof(ACCOUNT_STORE_LOCK_SUFFIX),
-               ACCOUNT_STORE_LOCK_SUFFIX, sizeof(ACCOUNT_STORE_LOCK_SUFFIX));
-
-        fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-        free(lock);
-
-        if (fd == -1) {
-            return errno;
-        }
-
-        *fdp = fd;
+    if (fstat(fd, &fst) == -1) {
+        return -1;
     }
 
-    while (flock(*fdp, LOCK_EX | (wait ? 0 : LOCK_NB)) == -1) {
-        if (errno != EINTR) {
-            return errno;
-        }
+    if (stat(lock, &pst) == -1) {
+        return (errno == ENOENT) ? 0 : -1;
     }
 
-    return 0;
+    return fst.st_dev == pst.st_dev && fst.st_ino == pst.st_ino;
+}
+
+
+int
+account_store_lock_writer(const char *path, int wait, int *fdp,
+    int *madep)
+{
+    int       fd, rc, err, made;
+    char     *lock;
+    size_t    len;
+    unsigned  pass;
+
+    len = strlen(path) + sizeof(ACCOUNT_STORE_LOCK_SUFFIX);
+
+    lock = malloc(len);
+    if (lock == NULL) {
+        return ENOMEM;
+    }
+
+    memcpy(lock, path, len - sizeof(ACCOUNT_STORE_LOCK_SUFFIX));
+    memcpy(lock + len - sizeof(ACCOUNT_STORE_LOCK_SUFFIX),
+           ACCOUNT_STORE_LOCK_SUFFIX, sizeof(ACCOUNT_STORE_LOCK_SUFFIX));
+
+    /*
+     * The file is checked before the wait (a writer of a file replaced
+     * since it was opened is not waited for) and after it.  Each pass that
+     * finds it replaced follows a rename or an unlink by another process,
+     * and then waits for the new file's lock: the loop ends once no other
+     * process replaces the file while this one waits.
+     */
+
+    for (pass = 0; pass < ACCOUNT_STORE_LOCK_PASSES; pass++) {
+        if (*fdp == -1) {
+
+            /* whether this writer made the file: an existing one first */
+
+            made = 0;
+            fd = open(lock, O_RDWR | O_CLOEXEC);
+
+            if (fd == -1 && errno == ENOENT) {
+                made = 1;
+                fd = open(lock, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+            }
+
+            if (fd == -1 && errno == EEXIST) {
+
+                /* made meanwhile, or a dangling symbolic link: as LMDB */
+
+                made = 0;
+                fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+            }
+
+            if (fd == -1) {
+                rc = errno;
+                break;
+            }
+
+            *fdp = fd;
+            *madep = made;
+
+        } else if (account_store_lock_current(lock, *fdp) == 0) {
+
+            /* no need to wait for the holder of a stale one */
+
+            close(*fdp);
+            *fdp = -1;
+            continue;
+        }
+
+        while ((rc = flock(*fdp, LOCK_EX | (wait ? 0 : LOCK_NB))) == -1
+               && errno == EINTR)
+        {
+            /* void */
+        }
+
+        /* held, or held by another: is it the file named PATH-lock? */
+
+        err = (rc == -1) ? errno : 0;
+        rc = account_store_lock_current(lock, *fdp);
+
+        if (rc == -1) {
+            rc = errno;
+            break;
+        }
+
+        if (rc == 1) {
+            rc = err;
+            break;
+        }
+
+        /* a stale lock: the path names another file now, or none */
+
+        close(*fdp);
+        *fdp = -1;
+    }
+
+    if (pass == ACCOUNT_STORE_LOCK_PASSES) {
+        rc = ESTALE;
+    }
+
+    free(lock);
+
+    return rc;
 }
 
 

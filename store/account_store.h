@@ -88,13 +88,24 @@ int account_store_open_writer(const char *path, size_t map_size,
  * opener's map, without LMDB's writer lock, under the pages that another
  * writer's transaction is writing.
  *
- * *fdp is -1 the first time; the lock file is then opened and kept in it.
+ * *fdp is -1 the first time; the lock file is then opened and kept in it,
+ * and *madep says whether this call made the file (1) or found it (0).
  * With "wait" unset, returns EWOULDBLOCK if another process holds the lock;
  * with it set, waits for it.  Returns 0 or an errno code.  The lock is held
  * until *fdp is closed, which must be after mdb_env_close(): closing a
  * descriptor of the lock file drops the process's fcntl() locks on it.
+ *
+ * The lock held is always that of the file named PATH-lock at the moment
+ * it is taken: one renamed over or removed while the writer waited for it
+ * (the database replaced, a failed first seed removing what it made) is
+ * closed, and PATH-lock opened and locked again (*fdp and *madep change;
+ * ESTALE after a hundred such files); one found replaced before the wait
+ * is not waited for.  Called again with the lock held, it checks that
+ * again, at once: a writer that opens the environment more than once does
+ * so before each open.
  */
-int account_store_lock_writer(const char *path, int wait, int *fdp);
+int account_store_lock_writer(const char *path, int wait, int *fdp,
+    int *madep);
 
 /*
  * Opens the accounts database inside a transaction, and gives it

@@ -36,20 +36,27 @@ add_block_preprocessor(sub {
 no_shuffle();
 run_tests();
 
-# "nginx -t" itself, as an operator runs it
+# "nginx -t" itself, as an operator runs it, on a configuration whose http
+# block is given (it starts on line 5); its status and output
 my $conf = "$tmp/t.conf";
-open $fh, '>', $conf or die $!;
-print $fh <<"_EOC_";
+
+sub nginx_t {
+    my ($http) = @_;
+    open my $fh, '>', $conf or die $!;
+    print $fh <<"_EOC_";
 load_module $ENV{TEST_NGINX_LOAD_MODULES};
 error_log stderr;
 pid $tmp/nginx.pid;
 events {}
-http { account_db $tmp/missing.mdb; }
+http $http
 _EOC_
-close $fh;
+    close $fh;
+    my $out = `$ENV{TEST_NGINX_BINARY} -t -p $tmp -c $conf 2>&1`;
+    return ($? >> 8, $out);
+}
 
-my $out = `$ENV{TEST_NGINX_BINARY} -t -p $tmp -c $conf 2>&1`;
-isnt($? >> 8, 0, 'nginx -t fails when account_db points at nothing');
+my ($st, $out) = nginx_t("{ account_db $tmp/missing.mdb; }");
+isnt($st, 0, 'nginx -t fails when account_db points at nothing');
 like($out, qr/\[emerg\] \d+#\d+: account_db "\Q$tmp\E\/missing.mdb" is not a usable LMDB database: No such file or directory/,
      'nginx -t names the path and the reason');
 ok(!-e "$tmp/missing.mdb" && !-e "$tmp/missing.mdb-lock",
@@ -57,13 +64,8 @@ ok(!-e "$tmp/missing.mdb" && !-e "$tmp/missing.mdb-lock",
 
 # account_lookup without an account_db: the error names the directive's own
 # line (9), not the end of the http block, where the check runs
-open $fh, '>', $conf or die $!;
-print $fh <<"_EOC_";
-load_module $ENV{TEST_NGINX_LOAD_MODULES};
-error_log stderr;
-pid $tmp/nginx.pid;
-events {}
-http {
+($st, $out) = nginx_t(<<'_EOC_');
+{
     server {
         listen 127.0.0.1:1;
         location /accounts/ {
@@ -72,10 +74,7 @@ http {
     }
 }
 _EOC_
-close $fh;
-
-$out = `$ENV{TEST_NGINX_BINARY} -t -p $tmp -c $conf 2>&1`;
-isnt($? >> 8, 0, 'nginx -t fails when account_lookup has no account_db');
+isnt($st, 0, 'nginx -t fails when account_lookup has no account_db');
 like($out, qr/\[emerg\] \d+#\d+: "account_lookup" in \Q$conf\E:9 needs an "account_db" in the same or an enclosing block$/m,
      'nginx -t names the line of account_lookup') or diag($out);
 

@@ -5,6 +5,7 @@ use warnings;
 
 use lib 't/lib';
 use AccountTest qw(run_seed dump_db write_file);
+use Cwd qw(getcwd);
 use File::Temp qw(tempdir);
 use Test::More;
 
@@ -216,6 +217,35 @@ is_deeply(dump_db($db), \%before, 'and nothing was written');
 
 ($st, $out, $err) = run_seed('--db', $db, 'extra');
 is($st, 64, 'a stray argument is a usage error');
+
+{
+    # in a folder of its own: LMDB would name the lock file "-lock"
+    my $here = getcwd();
+    chdir $tmp or die "$tmp: $!";
+    ($st, $out, $err) = run_seed('--db=', '--count', 1);
+    ok(!-e '-lock', 'an empty --db makes no lock file named "-lock"');
+    chdir $here or die "$here: $!";
+    is($st, 64, 'an empty --db is a usage error');
+    like($err, qr/^account-seed: --db: the path is empty$/m, 'which says so');
+}
+
+# getopt's refusals, under the tool's name like every other message
+for my $case ([['--bogus'], 'unknown option --bogus'],
+              [['--bogus=1'], 'unknown option --bogus'],
+              [['-x'], 'unknown option -x'],
+              [['-qx'], 'unknown option -x'],
+              [['--db'], 'option -d (--db) needs an argument'],
+              [['--db', $db, '-n'], 'option -n (--count) needs an argument'],
+              [['--quiet=1'], 'option --quiet takes no argument'])
+{
+    my ($args, $says) = @$case;
+    ($st, $out, $err) = run_seed(@$args);
+    is($st, 64, "@$args: a usage error");
+    like($err, qr/^account-seed: \Q$says\E\n/, "@$args: says '$says'")
+        or diag($err);
+    like($err, qr/^Usage: /m, "@$args: and shows the usage");
+}
+is_deeply(dump_db($db), \%before, 'and nothing was written');
 
 ($st, $out) = run_seed('--help');
 is($st, 0, '--help succeeds');

@@ -78,10 +78,73 @@ my $ok = qq({"id":"ok-1","name":"One"}\n);
     like($err, qr/no accounts in the input/, 'only blank lines: a warning');
     is_deeply(dump_db($db), $base, 'only blank lines: nothing was committed');
 
+    # an empty database would be served, as 404s; none is 503s
     my $fresh = "$tmp/fresh.mdb";
-    ($st) = run_seed('--db', $fresh, '--from', '/dev/null');
+    ($st, $out, $err) = run_seed('--db', $fresh, '--from', '/dev/null');
     is($st, 0, '/dev/null into a new database: exit status 0');
-    is_deeply(dump_db($fresh), {}, 'and the new database is empty');
+    my $says = "$fresh was not created: no accounts to write";
+    like($err, qr/^account-seed: \Q$says\E$/m,
+         '/dev/null into a new database: says it was not created');
+    ok(!-e $fresh && !-e "$fresh-lock",
+       '/dev/null into a new database: neither it nor its lock file is made');
+    ($st, $out, $err) = run_seed('--db', $fresh, '--from', '/dev/null',
+                                 '--quiet');
+    is("$st $out$err", '0 ', '/dev/null into a new database, --quiet: '
+       . 'exit 0, nothing said');
+    ok(!-e $fresh && !-e "$fresh-lock",
+       '/dev/null into a new database, --quiet: nothing made');
+}
+
+# a first import that fails leaves no database (nor lock file) behind
+
+{
+    my $bad = write_file($ok . qq({"id":"x",\n));
+    my $fresh = "$tmp/first.mdb";
+    my ($st, $out, $err) = run_seed('--db', $fresh, '--from', $bad);
+    is($st, 65, 'a bad line into a new database: exit status 65');
+    like($err, qr/nothing was written to \Q$fresh\E/,
+         'a bad line into a new database: nothing was written');
+    ok(!-e $fresh && !-e "$fresh-lock",
+       'a bad line into a new database: neither it nor its lock file is left');
+
+    my $out2 = `cat $bad | $seed --db $fresh --from - 2>&1`;
+    is($? >> 8, 65, 'a bad line through a pipe into a new database: 65')
+        or diag($out2);
+    ok(!-e $fresh && !-e "$fresh-lock",
+       'a bad line through a pipe into a new database: nothing is left');
+
+    # a lock file made beforehand (for its owner and mode) is kept
+    open my $fh, '>', "$fresh-lock" or die "$fresh-lock: $!";
+    close $fh;
+    chmod 0660, "$fresh-lock";
+    ($st) = run_seed('--db', $fresh, '--from', $bad);
+    is($st, 65, 'a bad line into a new database with a lock file: 65');
+    ok(!-e $fresh, 'a bad line into a new database with a lock file: '
+                   . 'the database is not left');
+    is(-e "$fresh-lock" && (stat _)[2] & 07777, 0660,
+       'a bad line into a new database with a lock file: the lock file '
+       . 'made beforehand stays, as it was');
+    unlink "$fresh-lock";
+
+    # a database that exists keeps its lock file, whoever made it
+    unlink "$db-lock";
+    ($st) = run_seed('--db', $db, '--from', $bad);
+    is($st, 65, 'a bad line into a database without its lock file: 65');
+    ok(-e "$db-lock", 'a bad line into a database without its lock file: '
+                      . 'the lock file made stays beside the database');
+    is_deeply(dump_db($db), $base, 'a bad line into a database without its '
+              . 'lock file: nothing was committed');
+
+    my $dir = "$tmp/a-dir";
+    mkdir $dir or die $!;
+    for my $path ($dir, "$dir/") {
+        ($st, $out, $err) = run_seed('--db', $path, '--count', 1);
+        is($st, 1, "--db naming a directory ($path): exit status 1");
+        like($err, qr/^account-seed: \Q$path\E: Is a directory$/m,
+             "--db naming a directory ($path): says so");
+        ok(!-e "$path-lock",
+           "--db naming a directory ($path): no $path-lock is left");
+    }
 }
 
 # line endings and byte order marks
@@ -255,12 +318,35 @@ for my $case (['/dev/zero as the input', "$seed --db $db --from /dev/zero",
             1, 'the line is longer than 1048576 bytes');
 }
 
+# input that is not a file is checked as it is copied: its first bad line
+# ends the copy, however much of the input is left (or never ends)
+
+my $endless = write_file(<<'PERL');
+print qq({"id":"a","name":"b"}\n{"id":\n);
+print qq({"id":"c","name":"d"}\n) while 1;
+PERL
+
+for my $case (['a pipe of "y" lines that never ends', "yes", 1,
+               q('\\[' or '\\{' expected near 'y')],
+              ['a good line, a bad one, then good ones that never end',
+               "perl $endless", 2, 'unexpected token'])
+{
+    my ($what, $gen, $line, $why) = @$case;
+    my $err = `timeout -s KILL 120 sh -c '$gen | $seed --db $db --from -' 2>&1`;
+    is($? >> 8, 65, "$what: exit status 65") or diag($err);
+    like($err, qr/^account-seed: \(stdin\):$line:\d+: $why/m,
+         "$what: the message names the line") or diag($err);
+    like($err, qr/nothing was written to \Q$db\E/,
+         "$what: the message says nothing was written");
+    is_deeply(dump_db($db), $base, "$what: nothing was committed");
+}
+
 # inputs that are not files of lines
 
 {
     my ($st, $out, $err) = run_seed('--db', $db, '--from', $tmp);
-    isnt($st, 0, 'a directory as input fails');
-    like($err, qr/\Q$tmp\E/, 'naming it');
+    is($st, 66, 'a directory as input fails with status 66, as one that cannot be opened');
+    like($err, qr/\Q$tmp\E: read error: Is a directory/, 'naming it and saying why');
     is_deeply(dump_db($db), $base, 'a directory as input: nothing committed');
 }
 
@@ -512,10 +598,16 @@ for my $from ('-', '/dev/stdin') {
 # million accounts.
 
 SKIP: {
-    skip 'the sanitizers replace the allocator', 10 if $ENV{ASAN_OPTIONS};
+    skip 'the sanitizers replace the allocator', 18 if $ENV{ASAN_OPTIONS};
     my $so = "$tmp/failrealloc.so";
     system('cc', '-shared', '-fPIC', '-o', $so, 't/lib/failrealloc.c',
-           '-ldl') == 0 or skip 'no C compiler', 10;
+           '-ldl') == 0 or skip 'no C compiler', 18;
+
+    # a line longer than a block (1 MiB, and 1.5 MiB of blanks after it)
+    # opening the second block: the block grows to 2 MiB for it
+    my $first = qq({"id":"read-1","name":"A"}\n);
+    my $padded = $first . (q( ) x (1024 * 1024 - length($first) - 1)) . "\n"
+                 . qq({"id":"read-3","name":"C"}) . (' ' x 1_500_000) . "\n";
 
     for my $case (
         [ 'rendering', 'out of memory rendering the account', 600_000,
@@ -524,6 +616,8 @@ SKIP: {
         [ 'sorting', 'out of memory keeping the accounts read up to this '
                      . 'line for sorting', 8_000_000,
           lines('small', 1, 400_000) ],
+        [ 'reading a line', 'the line does not fit in memory: Cannot '
+                            . 'allocate memory', 2_000_000, $padded ],
     ) {
         my ($what, $says, $at, $text) = @$case;
         fresh_db();
@@ -540,6 +634,9 @@ SKIP: {
            . ($line // '-') . " of $count)");
         like($err, qr/nothing was written to \Q$db\E/,
              "out of memory $what: the message says nothing was written");
+        unlike($err, qr/^account-seed: \Q$db\E: /m,
+               "out of memory $what: and no error of the database's")
+            or diag($err);
         is_deeply(dump_db($db), $base, "out of memory $what: nothing was committed");
     }
 }

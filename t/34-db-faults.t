@@ -98,6 +98,26 @@ my @phases = (
 my $crashes = 0;
 my ($sent, $failed) = (0, 0);
 
+# a fault's load: it ran, and every answer was a 200 or the JSON 503 ($todo:
+# known not to be, and why); returns the count of 503s
+sub tally {
+    my ($name, $r, $todo) = @_;
+    ok($r->{ok}, "$name: wrk ran") or diag($r->{raw});
+    my %st = %{ $r->{statuses} };
+    note("$name: " . join ', ', map { "$_: $st{$_}" } sort keys %st);
+    my $good = ($st{'status 200'} // 0) + ($st{'status 503'} // 0);
+    {
+        local $TODO = $todo;
+        is($r->{requests} - $good, 0,
+           "$name: all $r->{requests} answers were a 200 or a JSON 503")
+            or diag(join ', ', map { "$_: $st{$_}" } sort keys %st);
+    }
+    is($r->{socket_errors}, 0, "$name: no socket errors");
+    $sent += $r->{requests};
+    $failed += $r->{requests} - $good + $r->{socket_errors};
+    return $st{'status 503'} // 0;
+}
+
 for my $p (@phases) {
     my ($name, $break, $fix, $todo, $wrong) = @$p;
 
@@ -141,20 +161,7 @@ for my $p (@phases) {
         or diag(join "\n", @c[$crashes .. $#c]);
     $crashes = @c;
 
-    my $r = wrk_wait($load);
-    ok($r->{ok}, "$name: wrk ran") or diag($r->{raw});
-    my %st = %{ $r->{statuses} };
-    note("$name: " . join ', ', map { "$_: $st{$_}" } sort keys %st);
-    my $good = ($st{'status 200'} // 0) + ($st{'status 503'} // 0);
-    {
-        local $TODO = $wrong;
-        is($r->{requests} - $good, 0,
-           "$name: all $r->{requests} answers were a 200 or a JSON 503")
-            or diag(join ', ', map { "$_: $st{$_}" } sort keys %st);
-    }
-    is($r->{socket_errors}, 0, "$name: no socket errors");
-    $sent += $r->{requests};
-    $failed += $r->{requests} - $good + $r->{socket_errors};
+    tally($name, wrk_wait($load), $wrong);
 }
 
 # The lock file cut short in place (truncate, or a cp over it, which opens
@@ -194,18 +201,8 @@ for my $p (@phases) {
     unlike($log, qr/exited on signal/, "$name: no worker crashed")
         or diag(join "\n", grep { /exited on signal/ } split /\n/, $log);
 
-    my $r = wrk_wait($load);
-    ok($r->{ok}, "$name: wrk ran") or diag($r->{raw});
-    my %st = %{ $r->{statuses} };
-    note("$name: " . join ', ', map { "$_: $st{$_}" } sort keys %st);
-    my $good = ($st{'status 200'} // 0) + ($st{'status 503'} // 0);
-    ok($st{'status 503'}, "$name: the requests that met it got the JSON 503");
-    is($r->{requests} - $good, 0,
-       "$name: all $r->{requests} answers were a 200 or a JSON 503")
-        or diag(join ', ', map { "$_: $st{$_}" } sort keys %st);
-    is($r->{socket_errors}, 0, "$name: no socket errors");
-    $sent += $r->{requests};
-    $failed += $r->{requests} - $good + $r->{socket_errors};
+    ok(tally($name, wrk_wait($load)),
+       "$name: the requests that met it got the JSON 503");
 }
 
 note("in all: $sent requests, $failed neither a 200 nor a JSON 503");

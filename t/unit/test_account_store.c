@@ -4,10 +4,12 @@
  */
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 
 #include "account_store.h"
@@ -311,6 +313,95 @@ test_open(void)
 }
 
 
+/* is fd the file at path? */
+
+static int
+same_file(int fd, const char *path)
+{
+    struct stat  a, b;
+
+    return fstat(fd, &a) == 0 && stat(path, &b) == 0
+           && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
+
+/*
+ * The writers' lock is the flock() of the file named PATH-lock when it is
+ * taken: a lock file renamed over or removed since it was opened is
+ * followed.  flock() locks belong to an open file, so one process can hold
+ * a lock against itself.
+ */
+
+static void
+test_lock_writer(void)
+{
+    int   fd, other, made, rc;
+    char  dir[] = "/tmp/account-store-XXXXXX", path[64], lock[80],
+          next[80];
+
+    if (mkdtemp(dir) == NULL) {
+        ok(0, "mkdtemp");
+        return;
+    }
+
+    snprintf(path, sizeof(path), "%s/db.mdb", dir);
+    snprintf(lock, sizeof(lock), "%s-lock", path);
+    snprintf(next, sizeof(next), "%s/new.mdb-lock", dir);
+
+    fd = -1;
+    made = -1;
+    rc = account_store_lock_writer(path, 0, &fd, &made);
+    ok(rc == 0 && fd != -1 && made == 1 && same_file(fd, lock),
+       "the writers' lock: a missing lock file is made and locked");
+
+    made = -1;
+    other = fd;
+    rc = account_store_lock_writer(path, 0, &fd, &made);
+    ok(rc == 0 && fd == other && made == -1,
+       "the writers' lock: taken again, the same file is kept");
+
+    /* another lock file renamed over it */
+
+    other = open(next, O_RDWR | O_CREAT, 0644);
+    ok(other != -1 && rename(next, lock) == 0,
+       "the writers' lock: a new lock file is renamed over the held one");
+
+    made = -1;
+    rc = account_store_lock_writer(path, 0, &fd, &made);
+    ok(rc == 0 && made == 0 && same_file(fd, lock),
+       "the writers' lock: then the new one is opened and locked");
+    ok(flock(other, LOCK_EX | LOCK_NB) == -1 && errno == EWOULDBLOCK,
+       "the writers' lock: ... really: its lock is held");
+    close(other);
+
+    /* held by another open file of it: not to be had without waiting */
+
+    other = open(lock, O_RDWR);
+    close(fd);
+    fd = -1;
+    ok(other != -1 && flock(other, LOCK_EX | LOCK_NB) == 0,
+       "the writers' lock: another holds it");
+    rc = account_store_lock_writer(path, 0, &fd, &made);
+    ok(rc == EWOULDBLOCK, "the writers' lock: without waiting, EWOULDBLOCK");
+
+    /* its file removed while another held it: a new one is made */
+
+    ok(unlink(lock) == 0, "the writers' lock: the held lock file removed");
+    made = -1;
+    rc = account_store_lock_writer(path, 1, &fd, &made);
+    ok(rc == 0 && made == 1 && same_file(fd, lock),
+       "the writers' lock: then a new one is made and locked, no waiting");
+
+    close(other);
+    close(fd);
+
+    snprintf(path, sizeof(path), "rm -rf '%s'", dir);
+    if (system(path) != 0) {
+        ok(0, "cleanup");
+    }
+}
+
+
 /* LMDB's mdb_cmp_memn(), as its documentation describes it */
 
 static int
@@ -438,6 +529,7 @@ main(void)
 {
     test_ids();
     test_open();
+    test_lock_writer();
     test_key_cmp();
 
     printf("1..%d\n", tests);
