@@ -117,6 +117,9 @@ static void ngx_http_account_db_close(ngx_http_account_db_t *db,
     ngx_log_t *log);
 static void ngx_http_account_db_check(ngx_http_account_db_t *db,
     ngx_log_t *log);
+static void ngx_http_account_db_check_guarded(ngx_http_account_db_t *db,
+    ngx_log_t *log);
+static void ngx_http_account_idle_check(ngx_event_t *ev);
 static ngx_uint_t ngx_http_account_db_short(ngx_http_account_db_t *db,
     ngx_file_info_t *fi);
 static const char *ngx_http_account_user(ngx_core_conf_t *ccf);
@@ -225,6 +228,9 @@ static ngx_event_t                    ngx_http_account_keep_event;
 static ngx_event_t                    ngx_http_account_drain_event;
 static ngx_event_handler_pt           ngx_http_account_idle_handler;
 static ngx_uint_t                     ngx_http_account_draining;
+
+/* the file checks of a worker that no request asks for */
+static ngx_event_t                    ngx_http_account_check_event;
 
 /* the events' data: nginx's debug lines read ((ngx_connection_t *) data)->fd */
 static ngx_connection_t               ngx_http_account_dummy;
@@ -968,8 +974,7 @@ ngx_http_account_db_open(ngx_http_account_db_t *db, ngx_log_t *log)
         rc = mdb_txn_begin(db->env, NULL, MDB_RDONLY, &db->txn);
 
         if (rc != MDB_SUCCESS) {
-            mdb_env_close(db->env);
-            db->env = NULL;
+            ngx_http_account_db_close(db, log);
         }
     }
 
@@ -1145,10 +1150,12 @@ ngx_http_account_strerror(int err)
  * to the lock file's map (the reader slot) run under a fault guard of their
  * own: with the lock file cut short under the map, mdb_txn_abort() and
  * mdb_env_close() fault there.  A close that faults is given up: what it
- * had not let go of yet (a map, descriptors, the lock file's fcntl() lock)
- * stays with the worker until it exits, detached from db, which the next
- * check opens anew.  It may be called inside another guard, whose place it
- * restores.
+ * had not let go of yet (a map, descriptors) stays with the worker until it
+ * exits, detached from db, which the next check opens anew.  Its fcntl()
+ * lock on the lock file goes at the next open, when LMDB closes any
+ * descriptor of that file (POSIX drops all of a process's fcntl() locks on
+ * a file then), so that the first process alone can set the file up again.
+ * It may be called inside another guard, whose place it restores.
  */
 
 static void
@@ -1290,6 +1297,64 @@ close:
 
     ngx_http_account_db_close(db, log);
     db->error = rc;
+}
+
+
+/* ngx_http_account_db_check() outside a request, under a guard of its own */
+
+static void
+ngx_http_account_db_check_guarded(ngx_http_account_db_t *db, ngx_log_t *log)
+{
+    sigjmp_buf  jmp;
+
+    if (sigsetjmp(jmp, 0) != 0) {
+        ngx_http_account_faulted(db, log, "checked");
+        return;
+    }
+
+    ngx_http_account_fault_jmp = &jmp;
+    ngx_http_account_db_check(db, log);
+    ngx_http_account_fault_jmp = NULL;
+}
+
+
+/*
+ * Once a second, the check of each database that no request has checked
+ * since (ngx_http_account_begin() does it for a request): a worker that
+ * serves nothing still lets go of a lock file cut short or replaced, which
+ * a process opening it would otherwise wait for, and opens a database that
+ * is back.
+ */
+
+static void
+ngx_http_account_idle_check(ngx_event_t *ev)
+{
+    ngx_uint_t                     i;
+    ngx_http_account_db_t        **dbp;
+    ngx_http_account_main_conf_t  *amcf;
+
+    if (ngx_exiting || ngx_quit || ngx_terminate) {
+        return;
+    }
+
+    amcf = ngx_http_cycle_get_module_main_conf(ngx_cycle,
+                                               ngx_http_account_module);
+
+    if (amcf != NULL) {
+        dbp = amcf->dbs.elts;
+
+        for (i = 0; i < amcf->dbs.nelts; i++) {
+            if ((ngx_msec_int_t) (ngx_current_msec - dbp[i]->check) < 0) {
+                continue;
+            }
+
+            dbp[i]->check = ngx_current_msec
+                            + NGX_HTTP_ACCOUNT_CHECK_INTERVAL;
+            ngx_http_account_db_check_guarded(dbp[i], ev->log);
+        }
+    }
+
+    ngx_add_timer(ev, NGX_HTTP_ACCOUNT_CHECK_INTERVAL);
 }
 
 
@@ -1850,6 +1915,16 @@ ngx_http_account_init_process(ngx_cycle_t *cycle)
         (void) ngx_http_account_db_open_guarded(dbp[i], cycle->log);
         dbp[i]->check = ngx_current_msec + NGX_HTTP_ACCOUNT_CHECK_INTERVAL;
     }
+
+    ngx_http_account_dummy.fd = (ngx_socket_t) -1;
+
+    ngx_http_account_check_event.handler = ngx_http_account_idle_check;
+    ngx_http_account_check_event.data = &ngx_http_account_dummy;
+    ngx_http_account_check_event.log = cycle->log;
+    ngx_http_account_check_event.cancelable = 1;
+
+    ngx_add_timer(&ngx_http_account_check_event,
+                  NGX_HTTP_ACCOUNT_CHECK_INTERVAL);
 
     return NGX_OK;
 }

@@ -39,12 +39,14 @@
 #                   accountservice:latest, built first by
 #                   scripts/build-image.sh)
 #   SKIP_BUILD=1    deploy accountservice:latest without building it again
-#   LIMIT_MEMORY    each task's memory limit (default 128M).  The pages of
-#                   the database that a task reads count against it: keep it
-#                   above the database file's size (du -h, or mdb_stat -e:
-#                   pages in use times 4 KiB) plus 64M, or the kernel evicts
-#                   them and lookups read the disk
-#   RESERVE_MEMORY  memory reserved for each task (default 32M)
+#   LIMIT_MEMORY    each task's memory limit (default: 128M for a new
+#                   service; a rerun without it keeps the service's).  The
+#                   pages of the database that a task reads count against
+#                   it: keep it above the database file's size (du -h, or
+#                   mdb_stat -e: pages in use times 4 KiB) plus 64M, or the
+#                   kernel evicts them and lookups read the disk
+#   RESERVE_MEMORY  memory reserved for each task (default: 32M for a new
+#                   service; a rerun without it keeps the service's)
 #   REGISTRY        a registry prefix (host[:port]/path) to push to, so that
 #                   every node of a multi-node swarm pulls the same image
 #   WAIT            seconds to wait for the service to converge (default 180)
@@ -64,8 +66,6 @@ service=${SERVICE:-accountservice}
 port=${PORT:-6767}
 mode=${PUBLISH_MODE:-ingress}
 image=${IMAGE:-accountservice:latest}
-limit_memory=${LIMIT_MEMORY:-128M}
-reserve_memory=${RESERVE_MEMORY:-32M}
 wait=${WAIT:-180}
 
 say() { echo "deploy: $*"; }
@@ -173,7 +173,7 @@ if ! docker network inspect "$network" >/dev/null 2>&1; then
 fi
 # a network made a moment after `docker swarm init` can show no driver yet
 for _ in 1 2 3 4 5 6 7 8 9 10; do
-    driver=$(docker network inspect -f '{{.Driver}}' "$network")
+    driver=$(docker network inspect -f '{{.Driver}}' "$network") || driver=
     [ -z "$driver" ] || break
     sleep 1
 done
@@ -187,8 +187,12 @@ status='{{if .UpdateStatus}}{{.UpdateStatus.State}} {{.UpdateStatus.StartedAt}}{
 if docker service inspect "$service" >/dev/null 2>&1; then
     action=update mount=--mount-add
     last=$(docker service inspect -f "$status" "$service")
+    memory="${LIMIT_MEMORY:+--limit-memory $LIMIT_MEMORY}"
+    memory="$memory ${RESERVE_MEMORY:+--reserve-memory $RESERVE_MEMORY}"
 else
     action=create mount=--mount
+    memory="--limit-memory ${LIMIT_MEMORY:-128M}"
+    memory="$memory --reserve-memory ${RESERVE_MEMORY:-32M}"
 fi
 
 set -- \
@@ -200,8 +204,7 @@ set -- \
     --rollback-monitor 10s --rollback-failure-action pause \
     --restart-condition any --restart-delay 2s --restart-window 30s \
     --stop-grace-period 10s \
-    --limit-cpu 1 --limit-memory "$limit_memory" \
-    --reserve-memory "$reserve_memory" \
+    --limit-cpu 1 $memory \
     --read-only $mount type=tmpfs,dst=/run $mount type=tmpfs,dst=/tmp \
     $mount type=tmpfs,dst=/var/lib/nginx \
     $resolve --detach --quiet

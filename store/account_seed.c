@@ -1786,7 +1786,7 @@ bad_option(int c, char **argv, const struct option *longopts)
 int
 main(int argc, char **argv)
 {
-    int              c, rc, generate;
+    int              c, rc, generate, unmade;
     FILE            *in, *spool;
     off_t            origin;
     size_t           estimate, done, added, map_size;
@@ -1976,9 +1976,13 @@ main(int argc, char **argv)
 
     /* nothing committed (or nothing to commit) to a database it made */
 
-    if (rc != SEED_NOLOCK && (rc != MDB_SUCCESS || done == 0)
-        && seed_unmake(&o, &f) && rc == MDB_SUCCESS && !o.quiet)
-    {
+    unmade = 0;
+
+    if (rc != SEED_NOLOCK && (rc != MDB_SUCCESS || done == 0)) {
+        unmade = seed_unmake(&o, &f);
+    }
+
+    if (unmade && rc == MDB_SUCCESS && !o.quiet) {
         fprintf(stderr, "%s: %s was not created: no accounts to write\n",
                 progname, o.db_path);
     }
@@ -2006,7 +2010,9 @@ main(int argc, char **argv)
         return 1;
     }
 
-    if (!o.quiet) {
+    /* a run that made nothing has said so */
+
+    if (!o.quiet && !unmade) {
         if (o.from) {
             printf("Imported %zu account%s from %s: %zu new, %zu "
                    "replaced\n", done, done == 1 ? "" : "s", o.from, added,

@@ -197,8 +197,10 @@ account_store_open_reader(const char *path, unsigned int flags,
 
 failed:
 
-    mdb_env_close(env);
+    /* let go of first: a caller whose close faults must not close it again */
+
     *envp = NULL;
+    mdb_env_close(env);
 
     return rc;
 }

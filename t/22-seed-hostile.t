@@ -85,6 +85,12 @@ my $ok = qq({"id":"ok-1","name":"One"}\n);
     my $says = "$fresh was not created: no accounts to write";
     like($err, qr/^account-seed: \Q$says\E$/m,
          '/dev/null into a new database: says it was not created');
+    is($out, '', '/dev/null into a new database: and no "Imported 0"');
+    ($st, $out, $err) = run_seed('--db', $fresh, '--count', 0);
+    is("$st $out", '0 ', '--count 0 into a new database: exit 0, no '
+       . '"Seeded 0"');
+    like($err, qr/^account-seed: \Q$says\E$/m,
+         '--count 0 into a new database: says it was not created');
     ok(!-e $fresh && !-e "$fresh-lock",
        '/dev/null into a new database: neither it nor its lock file is made');
     ($st, $out, $err) = run_seed('--db', $fresh, '--from', '/dev/null',

@@ -16,6 +16,7 @@ use lib 'scripts/faults';
 use FaultNginx;
 use File::Copy qw(copy);
 use File::Temp qw(tempdir);
+use HTTP::Tiny;
 use Test::More;
 use Time::HiRes qw(sleep time);
 
@@ -203,6 +204,38 @@ for my $p (@phases) {
 
     ok(tally($name, wrk_wait($load)),
        "$name: the requests that met it got the JSON 503");
+}
+
+# The same with one worker that gets no request: its open environment
+# holds the short lock file too, and no other process can be alone on it
+# until that worker lets go.  Its once-a-second check does, with no request:
+# the requests of one keep-alive connection, all served by the other
+# worker, are answered again within seconds.
+{
+    my $name = 'the lock file emptied in place, one worker idle';
+    my $from = length error_log($n);
+    my $ua = HTTP::Tiny->new(timeout => 3, keep_alive => 1);
+    my $url = "http://127.0.0.1:$n->{port}/accounts/10000";
+
+    is(($ua->get($url))->{status}, 200, "$name: served before");
+    sleep 1.5;    # the idle worker's check has run since its last request
+
+    truncate "$db-lock", 0 or die "truncate $db-lock: $!";
+    my (%statuses, $last);
+    my $up = wait_for(5, sub {
+        my $r = $ua->get($url);
+        $statuses{$r->{status}}++;
+        $last = $r;
+        return $r->{status} == 200;
+    });
+    ok($up, sprintf("$name: served again %.2fs later, on the same "
+                    . "connection", $up))
+        or diag("last: $last->{status} $last->{content}; "
+                . join ', ', map { "$_: $statuses{$_}" } sort keys %statuses);
+    is_deeply([grep { $_ != 200 && $_ != 503 } keys %statuses], [],
+              "$name: every answer was a 200 or a 503");
+    unlike(substr(error_log($n), $from), qr/exited on signal/,
+           "$name: no worker crashed");
 }
 
 note("in all: $sent requests, $failed neither a 200 nor a JSON 503");

@@ -7,10 +7,11 @@
 # belong together and refuse, and everything must come back once the new
 # lock file is renamed over the old one too.
 #
-# A second nginx that gets no requests (so never looks at the file again)
-# stands for any other process holding the old lock file: old workers still
-# draining after a reload, a seeder, mdb_stat.  Once no process holds it any
-# more, the first worker to open the lock file takes it over and sets it
+# A small program that opens the database and waits stands for any other
+# process holding the old lock file: old workers still draining after a
+# reload, a seeder, mdb_stat, a backup.  (nginx's own workers, even idle
+# ones, look at the files once a second and let go.)  Once no process holds
+# it any more, the first worker to open the lock file takes it over and sets it
 # from the new data file (that is LMDB's own rule), so the 503s end by
 # themselves.
 #
@@ -33,6 +34,8 @@ use FaultNginx;
 use File::Temp qw(tempdir);
 use Test::More;
 
+plan skip_all => 'no C compiler for the holder' unless `sh -c 'command -v cc'`;
+
 my $tmp = abs_path(tempdir(CLEANUP => 1));
 chmod 0755, $tmp;
 my $db = "$tmp/accounts.mdb";
@@ -47,6 +50,51 @@ sub replace {
     if ($with_lock) {
         rename "$tmp/new.mdb-lock", "$db-lock" or die "rename: $!";
     }
+}
+
+# the holder: an LMDB environment open on the database (a shared lock on
+# its lock file), until it is killed
+my $holder_bin = "$tmp/holder";
+open my $src, '>', "$holder_bin.c" or die $!;
+print $src <<'_C_';
+#include <lmdb.h>
+#include <stdio.h>
+#include <unistd.h>
+
+int
+main(int argc, char **argv)
+{
+    MDB_env  *env;
+
+    if (argc != 2 || mdb_env_create(&env) != 0
+        || mdb_env_open(env, argv[1], MDB_NOSUBDIR | MDB_RDONLY, 0644) != 0)
+    {
+        return 1;
+    }
+
+    printf("open\n");
+    fflush(stdout);
+
+    for ( ;; ) {
+        pause();
+    }
+}
+_C_
+close $src;
+system('cc', '-o', $holder_bin, "$holder_bin.c", '-llmdb') == 0
+    or die "cc holder failed\n";
+
+sub start_holder {
+    my $pid = open(my $out, '-|', $holder_bin, $db) or die "holder: $!";
+    my $line = <$out> // '';
+    die "the holder did not open $db\n" unless $line eq "open\n";
+    return { pid => $pid, out => $out };
+}
+
+sub stop_holder {
+    my ($h) = @_;
+    kill 'TERM', $h->{pid};
+    close $h->{out};
 }
 
 sub status {
@@ -75,7 +123,7 @@ seed($db, '--count', 10, '--start', 20000);
 # request, so with two a probe can reach one that has not looked yet, and
 # "the old data is gone" would be a race between them
 my $n = start_nginx(port => $port, db => $db, workers => 1);
-my $holder = start_nginx(port => $port + 1, db => $db, workers => 1);
+my $holder = start_holder();
 
 is(status($n, '/accounts/20009'), 200, 'the old database is served');
 
@@ -113,8 +161,8 @@ ok(wait_for(3, sub { status($n, '/accounts/888') == 200 }),
 # 2. the lock file in use says two (777, then 888), the new file three:
 # the one before the newest is a snapshot of the new file, but an old one
 
-stop_nginx($holder);
-$holder = start_nginx(port => $port + 1, db => $db, workers => 1);
+stop_holder($holder);
+$holder = start_holder();
 
 replace(0, ['--count', 1, '--start', 1000], ['--count', 1, '--start', 2000],
         ['--count', 1, '--start', 3000]);
@@ -135,7 +183,7 @@ unlink "$tmp/copy.mdb-lock";
 is_deeply([sort keys %{dump_db("$tmp/copy.mdb")}], [1000, 2000, 3000],
           'lock file behind: the new data is untouched');
 
-stop_nginx($holder);
+stop_holder($holder);
 ok(wait_for(5, sub { status($n, '/accounts/3000') == 200 }),
    'lock file behind, the other process gone: the newest data is served');
 ok(wait_for(3, sub { status($n, '/health') == 200 }),
@@ -199,13 +247,18 @@ stop_nginx($n);
 $n = start_nginx(port => $port, db => $db, workers => 1,
                  extra_http => "proxy_cache_path $tmp/cache keys_zone=c:1m;");
 is(status($n, '/accounts/4000'), 200, 'with a cache manager: served');
-my %role;
-for my $p (AccountTest::processes(nginx_pid($n))) {
-    open my $fh, '<', "/proc/$p/cmdline" or next;
-    my ($title) = <$fh> =~ /nginx: (\w+(?: \w+)?) process/;
-    $role{$p} = $title // '?';
-}
-my @managers = grep { $role{$_} =~ /^cache / } keys %role;
+# a process just forked has its master's title for a moment: the roles are
+# read until the manager has its own
+my (%role, @managers);
+wait_for(5, sub {
+    %role = ();
+    for my $p (AccountTest::processes(nginx_pid($n))) {
+        open my $fh, '<', "/proc/$p/cmdline" or next;
+        my ($title) = (<$fh> // '') =~ /nginx: (\w+(?: \w+)?) process/;
+        $role{$p} = $title // '?';
+    }
+    @managers = grep { $role{$_} =~ /^cache / } keys %role;
+});
 ok(@managers, 'with a cache manager: one runs')
     or diag(join ', ', map { "$_ $role{$_}" } keys %role);
 for my $file ($db, "$db-lock") {

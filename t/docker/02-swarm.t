@@ -203,15 +203,17 @@ ok($rc == 0 || $rc == 3, 'deploy.sh again, the same image') or diag($out);
 is_deeply(tasks($svc), $before, 'changes nothing: the same tasks run');
 is(spec($svc, '{{.ID}}'), $id, 'in the same service');
 
-# a rerun without REPLICAS keeps the count the service was scaled to
+# a rerun without REPLICAS and LIMIT_MEMORY keeps the service's
 my %rerun = %env;
 delete $rerun{REPLICAS};
-sh(qw(docker service scale -d), "$svc=2");
-ok(converged($svc, 2), 'scaled to 2 by hand');
+my $limit = '{{.Spec.TaskTemplate.Resources.Limits.MemoryBytes}}';
+sh(qw(docker service update -d --replicas 2 --limit-memory 192M), $svc);
+ok(converged($svc, 2), 'scaled to 2, with a limit of 192M, by hand');
 ($rc, $out) = sh({ %rerun, SKIP_BUILD => 1 }, "$REPO/scripts/deploy.sh");
 ok($rc == 0 || $rc == 3, 'deploy.sh again, without REPLICAS') or diag($out);
 is(spec($svc, '{{.Spec.Mode.Replicated.Replicas}}'), 2,
    'keeps the 2 replicas');
+is(spec($svc, $limit), 192 << 20, 'and the memory limit');
 sh(qw(docker service scale -d), "$svc=3");
 ok(converged($svc, 3), 'and back to 3');
 $before = tasks($svc);
