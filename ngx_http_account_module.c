@@ -101,6 +101,7 @@ static ngx_int_t ngx_http_account_keep_init(ngx_cycle_t *cycle);
 static ngx_int_t ngx_http_account_keep_handler(ngx_http_request_t *r);
 static void ngx_http_account_keep(ngx_event_t *ev);
 static void ngx_http_account_drain(ngx_event_t *ev);
+static ngx_uint_t ngx_http_account_is_kept(ngx_connection_t *c);
 static ngx_uint_t ngx_http_account_kept_left(void);
 
 static void ngx_http_account_fault_handler(int signo);
@@ -809,11 +810,7 @@ ngx_http_account_drain(ngx_event_t *ev)
     busy = 0;
 
     for (i = 0; i < ngx_cycle->connection_n; i++) {
-        if (c[i].fd == (ngx_socket_t) -1
-            || c[i].idle
-            || c[i].close
-            || c[i].read->handler != ngx_http_account_idle_handler)
-        {
+        if (!ngx_http_account_is_kept(&c[i])) {
             continue;
         }
 
@@ -837,7 +834,19 @@ ngx_http_account_drain(ngx_event_t *ev)
 }
 
 
-/* is a connection that ngx_http_account_keep() took still open and quiet? */
+/* is c one that ngx_http_account_keep() took, still open and quiet? */
+
+static ngx_uint_t
+ngx_http_account_is_kept(ngx_connection_t *c)
+{
+    return c->fd != (ngx_socket_t) -1
+           && !c->idle
+           && !c->close
+           && c->read->handler == ngx_http_account_idle_handler;
+}
+
+
+/* is any connection still kept? */
 
 static ngx_uint_t
 ngx_http_account_kept_left(void)
@@ -848,11 +857,7 @@ ngx_http_account_kept_left(void)
     c = ngx_cycle->connections;
 
     for (i = 0; i < ngx_cycle->connection_n; i++) {
-        if (c[i].fd != (ngx_socket_t) -1
-            && !c[i].idle
-            && !c[i].close
-            && c[i].read->handler == ngx_http_account_idle_handler)
-        {
+        if (ngx_http_account_is_kept(&c[i])) {
             return 1;
         }
     }
