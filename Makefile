@@ -27,13 +27,14 @@ MOD_LD_OPT  := -Wl,-z,relro -Wl,-z,now -fPIC $(MOD_EXTRA_LDFLAGS)
 MODULE      := $(BUILD)/ngx_http_account_module.so
 SEED        := $(BUILD)/account-seed
 UNIT        := $(BUILD)/test_account_store
+LOOKUP      := $(BUILD)/account-lookup-bench
 STORE_SRCS  := store/account_store.c store/account_store.h
 
 .PHONY: all deps test-deps run test bench bench-publish bench-instructions \
         bench-seeding bench-scale image deploy \
         test-docker clean
 
-all: deps $(MODULE) $(SEED) $(UNIT)
+all: deps $(MODULE) $(SEED) $(UNIT) $(LOOKUP)
 
 deps:
 	@scripts/deps.sh build
@@ -64,6 +65,12 @@ $(SEED): $(SEED_SRCS) store/account_line.h store/account_store.h
 $(UNIT): t/unit/test_account_store.c $(STORE_SRCS)
 	@mkdir -p $(BUILD)
 	$(CC) $(SEED_CFLAGS) -o $@ t/unit/test_account_store.c \
+	    store/account_store.c $(LDFLAGS) -llmdb
+
+# the store's lookup alone, for scripts/bench.sh
+$(LOOKUP): scripts/bench/lookup.c $(STORE_SRCS)
+	@mkdir -p $(BUILD)
+	$(CC) $(SEED_CFLAGS) -o $@ scripts/bench/lookup.c \
 	    store/account_store.c $(LDFLAGS) -llmdb
 
 $(DB): | $(SEED)

@@ -15,7 +15,8 @@
 #   scripts/bench.sh --scale     about five minutes: the module at SMALL
 #                                and at LARGE accounts in back-to-back pairs
 #                                of runs only (the LARGE database is seeded
-#                                first if it is not cached)
+#                                first if it is not cached), then the
+#                                store's lookup alone at both sizes
 #
 # The variants, each its own nginx with one worker pinned to SERVER_CPU,
 # loaded by wrk (one thread, random ids over the seeded set) on CLIENT_CPU,
@@ -44,6 +45,8 @@
 #                  PAIR_DURATION [DURATION] seconds each (a p99 needs
 #                  long runs: one stall of the machine shifts a short run's)
 #   CALLGRIND_REQUESTS [2000]  requests counted, after CALLGRIND_WARMUP [200]
+#   LOOKUP_RUNS [3]  runs of the store's lookup alone at each size (outside
+#                  nginx: account-lookup-bench), LOOKUP_SECONDS [3] each
 #   DRAIN [1s]     the module's account_keepalive_drain, as shipped (0: off)
 #   TIME_SEED [1]  time the seeding of LARGE accounts (0: reuse the cache)
 #   SERVER_CPU [0], CLIENT_CPU [1]
@@ -71,7 +74,8 @@ HERE=$ROOT/scripts/bench
 KNOBS=$(for v in DURATION RUNS WARMUP CONNS SMALL LARGE STATIC_LARGE SWEEP \
                  SWEEP_DURATION RATE RATE_DURATION RATE_CONNS \
                  PAIRS PAIR_DURATION \
-                 CALLGRIND_REQUESTS CALLGRIND_WARMUP IMPORT_LINES TIME_SEED \
+                 CALLGRIND_REQUESTS CALLGRIND_WARMUP LOOKUP_RUNS \
+                 LOOKUP_SECONDS IMPORT_LINES TIME_SEED \
                  SERVER_CPU CLIENT_CPU NICE PORT BUILD NGINX BENCH_DATA; do
             # the Makefile passes the defaults as absolute paths: not knobs
             case $v=${!v-} in
@@ -100,6 +104,9 @@ PAIRS=${PAIRS:-8}
 PAIR_DURATION=${PAIR_DURATION:-$DURATION}
 CALLGRIND_REQUESTS=${CALLGRIND_REQUESTS:-2000}
 CALLGRIND_WARMUP=${CALLGRIND_WARMUP:-200}
+LOOKUP_RUNS=${LOOKUP_RUNS:-3}
+[ "$LOOKUP_RUNS" -ge 1 ] 2>/dev/null || { echo "$0: LOOKUP_RUNS must be 1 or more" >&2; exit 64; }
+LOOKUP_SECONDS=${LOOKUP_SECONDS:-3}
 DRAIN=${DRAIN:-1s}
 IMPORT_LINES=${IMPORT_LINES:-1000000}
 TIME_SEED=${TIME_SEED:-1}
@@ -121,6 +128,7 @@ LUA_MODULES=/usr/lib/nginx/modules
 
 MODULE=$BUILD/ngx_http_account_module.so
 SEED=$BUILD/account-seed
+LOOKUP=$BUILD/account-lookup-bench
 
 mode=full
 
@@ -153,6 +161,7 @@ need() {
 need "$NGINX" "install nginx, or set NGINX"
 need "$MODULE" "run make (or set BUILD to where make put it)"
 need "$SEED" "run make (or set BUILD to where make put it)"
+need "$LOOKUP" "run make (or set BUILD to where make put it)"
 need wrk "scripts/deps.sh bench installs it"
 need curl "scripts/deps.sh bench installs it"
 need taskset "install util-linux"
@@ -657,6 +666,27 @@ pairs() {
 }
 
 
+# lookups: the store's lookup alone, outside nginx, at SMALL and at LARGE
+# accounts in turns, on the server's CPU: what a request's lookup costs
+# at each size when nothing else runs between two lookups
+lookups() {
+    local run count line
+
+    for ((run = 1; run <= LOOKUP_RUNS; run++)); do
+        for count in $(rotate "$run" "$SMALL" "$LARGE"); do
+            warm "module-$count"
+            line=$(nice -n "$NICE" taskset -c "$SERVER_CPU" "$LOOKUP" \
+                       -s "$START" -t "$LOOKUP_SECONDS" \
+                       "$(db_path "$count")" "$count") \
+                || die "account-lookup-bench failed at $count accounts"
+            say "bench: lookup alone: run $run: $count accounts: $line"
+            echo "lookup $count store $run $(field "$line" ns_per_lookup)" \
+                >> "$RESULTS"
+        done
+    done
+}
+
+
 # --- callgrind ----------------------------------------------------------
 
 # callgrind NAME VARIANT COUNT: user-space instructions per request of one
@@ -1023,6 +1053,30 @@ scale_target() {
     both "req/s at $LARGE ≥ 0.90 × at $SMALL accounts ($PAIRS back-to-back pairs)" \
          ge 0.90 scale "$LARGE" "module-$LARGE" "module-$SMALL" 5
     info "the same" "$LARGE" "module-$LARGE" "module-$SMALL" 5
+    lookup_bound
+}
+
+# what the store's lookup leaves of that ratio: a request at SMALL took the
+# worker T ns of CPU in the pairs, and a lookup alone takes D ns more at
+# LARGE than at SMALL, so no reader of this store can serve LARGE at more
+# than T / (T + D) of its rate at SMALL
+lookup_bound() {
+    local x y t
+
+    x=$(median lookup "$SMALL" store 5)
+    y=$(median lookup "$LARGE" store 5)
+    t=$(median scale "$LARGE" "module-$SMALL" 11)
+
+    if [ "$x" = - ] || [ "$y" = - ] || [ "$t" = - ]; then
+        return 0
+    fi
+
+    echo "| for information: the store's lookup alone, outside nginx" \
+         "(account-lookup-bench, medians of $LOOKUP_RUNS runs) | $x ns at" \
+         "$SMALL, $y ns at $LARGE accounts; a request at $SMALL took $t ns" \
+         "of the worker's CPU in the pairs, so $LARGE accounts allow at most" \
+         "$(awk -v x="$x" -v y="$y" -v t="$t" \
+                'BEGIN { printf "%.2f", t / (t + y - x) }') × | - |"
 }
 
 targets() {
@@ -1323,6 +1377,12 @@ if [ "$mode" = smoke ]; then
              "(1 s, not a measurement)"
     done
 
+    # it exits 1 when an id of the range is missing
+    line=$("$LOOKUP" -s "$START" -t 1 "$(db_path "$SMALL")" "$SMALL") \
+        || die "account-lookup-bench failed: $line"
+    echo "ok lookup alone: $(field "$line" lookups) lookups, every id" \
+         "found (1 s, not a measurement)"
+
     exit 0
 fi
 
@@ -1354,6 +1414,7 @@ if [ "$mode" = scale ]; then
     check "module-$SMALL" || die "module-$SMALL answered wrong (see above)"
     check "module-$LARGE" || die "module-$LARGE answered wrong (see above)"
     pairs scale "$LARGE" "module-$SMALL" "module-$LARGE"
+    lookups
     pair_table scale "$LARGE" "module-$SMALL" "module-$LARGE"
     echo
     echo "| target | measured | |"
@@ -1406,6 +1467,7 @@ pairs scale "$LARGE" "module-$SMALL" "module-$LARGE"
 for name in $big; do
     stop "$name"
 done
+lookups
 
 rm -rf "$BENCH_DATA/callgrind"
 for variant in ceiling floor static lua module; do

@@ -4,7 +4,8 @@
 # make test; its smoke mode starts the four variants it compares (ceiling,
 # static files, Lua shared dict, this module) on 100 accounts and checks
 # that each answers 200 with the right document for a sample of ids, then
-# drives each with wrk for a second.  No timing is asserted.
+# drives each with wrk for a second; then the store's lookup alone
+# (account-lookup-bench) runs for a second.  No timing is asserted.
 
 use strict;
 use warnings;
@@ -44,5 +45,8 @@ for my $variant (qw(ceiling static lua module)) {
     ok((grep { /^ok $variant: wrk .* no errors/ } @out),
        "$variant answers wrk without errors");
 }
+
+ok((grep { /^ok lookup alone: [1-9]\d* lookups, every id found/ } @out),
+   "account-lookup-bench finds every seeded id outside nginx");
 
 done_testing();
