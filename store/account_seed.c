@@ -78,6 +78,7 @@ typedef struct {
  * that commits nothing to a database that did not exist takes them back.
  */
 typedef struct {
+    char           *lock_path;       /* PATH-lock */
     int             lock;            /* PATH-lock, locked by the run; -1 */
     int             lock_made;       /* the run made PATH-lock */
     int             db_made;         /* PATH did not exist when locked */
@@ -228,8 +229,10 @@ typedef struct {
  * cut short, raises SIGBUS in the thread that writes it: the main thread,
  * in mdb_put() or mdb_txn_commit().  While it writes, a handler says so,
  * gives back the blocks of the pages past the last committed one, which
- * only this transaction wrote, and exits.  LMDB writes the meta page last:
- * nothing of the transaction is committed.
+ * only this transaction wrote, removes the files of a database that the run
+ * made (see seed_unmake()), and exits.  LMDB writes the meta page last:
+ * nothing of the transaction is committed.  A seed or an import that fails
+ * otherwise gives those blocks back too, before it aborts.
  */
 typedef struct {
     char             *msg;           /* written as it is, by the handler */
@@ -237,6 +240,8 @@ typedef struct {
     int               fd;            /* the database file, or -1 */
     off_t             from;          /* the end of the last committed page */
     off_t             len;           /* and the end of the map, from it */
+    const char       *db_path;
+    seed_files_t     *files;         /* taken back by the handler */
     int               armed;
     struct sigaction  old;
 } seed_bus_t;
@@ -1273,12 +1278,59 @@ seed_import(seed_t *s, FILE *in, const char *file)
 }
 
 
-/* what the handler of SIGBUS says about the database at path */
+/*
+ * The work of seed_unmake(), async-signal-safe for the handler of SIGBUS:
+ * returns 1 if the data file was removed; *failed names the file that could
+ * not be (errno says why), or is NULL.
+ */
 
 static int
-seed_bus_init(const char *path)
+seed_unmake_files(const char *db_path, const seed_files_t *f,
+    const char **failed)
+{
+    int          removed;
+    struct stat  st, fi;
+
+    removed = 0;
+    *failed = NULL;
+
+    if (f->db_made && lstat(db_path, &st) == 0 && S_ISREG(st.st_mode)
+        && (f->db_ino == 0
+            || (st.st_dev == f->db_dev && st.st_ino == f->db_ino)))
+    {
+        if (unlink(db_path) == -1) {
+            *failed = db_path;
+            return 0;
+        }
+
+        removed = 1;
+    }
+
+    if (!f->lock_made || (stat(db_path, &st) == 0 && S_ISREG(st.st_mode))) {
+        return removed;
+    }
+
+    if (stat(f->lock_path, &st) == 0 && fstat(f->lock, &fi) == 0
+        && st.st_dev == fi.st_dev && st.st_ino == fi.st_ino
+        && unlink(f->lock_path) == -1)
+    {
+        *failed = f->lock_path;
+    }
+
+    return removed;
+}
+
+
+/*
+ * What the handler of SIGBUS says about the database at path, and the files
+ * it takes back (f, with the name of the lock file set here)
+ */
+
+static int
+seed_bus_init(const char *path, seed_files_t *f)
 {
     int          n;
+    size_t       len;
     const char  *fmt;
 
     fmt = "%s: %s: no room to write the database (SIGBUS): the disk is "
@@ -1291,10 +1343,40 @@ seed_bus_init(const char *path)
         return -1;
     }
 
+    len = strlen(path) + sizeof(ACCOUNT_STORE_LOCK_SUFFIX);
+
+    f->lock_path = malloc(len);
+    if (f->lock_path == NULL) {
+        free(seed_bus.msg);
+        return -1;
+    }
+
+    snprintf(f->lock_path, len, "%s%s", path, ACCOUNT_STORE_LOCK_SUFFIX);
+
     seed_bus.msg_len = snprintf(seed_bus.msg, n + 1, fmt, progname, path);
     seed_bus.fd = -1;
+    seed_bus.db_path = path;
+    seed_bus.files = f;
 
     return 0;
+}
+
+
+/*
+ * Gives back the blocks of the pages past the last committed one, which
+ * only the transaction armed for wrote: before it is aborted, or from the
+ * handler of SIGBUS (async-signal-safe).  Not after a failed commit: the
+ * meta page may have been written, and those pages be committed after all.
+ */
+
+static void
+seed_bus_give_back(void)
+{
+    if (seed_bus.fd != -1 && seed_bus.len > 0) {
+        (void) fallocate(seed_bus.fd,
+                         FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+                         seed_bus.from, seed_bus.len);
+    }
 }
 
 
@@ -1303,13 +1385,15 @@ seed_bus_init(const char *path)
 static void
 seed_bus_handler(int signo)
 {
+    const char  *failed;
+
     (void) signo;
 
-    if (seed_bus.fd != -1 && seed_bus.len > 0) {
-        (void) fallocate(seed_bus.fd,
-                         FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-                         seed_bus.from, seed_bus.len);
-    }
+    seed_bus_give_back();
+
+    /* a database this run made and committed nothing to: see seed_unmake() */
+
+    (void) seed_unmake_files(seed_bus.db_path, seed_bus.files, &failed);
 
     if (seed_line_open) {
         (void) write(STDERR_FILENO, "\n", 1);
@@ -1465,6 +1549,10 @@ seed_run(seed_options_t *o, FILE *in, size_t estimate, size_t *done,
 
     } else {
         seed_progress_end();
+
+        /* while LMDB's writer mutex is held: nothing else writes there */
+
+        seed_bus_give_back();
         mdb_txn_abort(s.txn);
     }
 
@@ -1647,50 +1735,15 @@ seed_lock(seed_options_t *o, seed_files_t *f)
 static int
 seed_unmake(seed_options_t *o, seed_files_t *f)
 {
-    int           removed;
-    char         *lock;
-    size_t        len;
-    struct stat   st, fi;
+    int          removed;
+    const char  *failed;
 
-    removed = 0;
+    removed = seed_unmake_files(o->db_path, f, &failed);
 
-    if (f->db_made && lstat(o->db_path, &st) == 0 && S_ISREG(st.st_mode)
-        && (f->db_ino == 0
-            || (st.st_dev == f->db_dev && st.st_ino == f->db_ino)))
-    {
-        if (unlink(o->db_path) == -1) {
-            fprintf(stderr, "%s: cannot remove %s, which this run made: "
-                    "%s\n", progname, o->db_path, strerror(errno));
-            return 0;
-        }
-
-        removed = 1;
-    }
-
-    if (!f->lock_made
-        || (stat(o->db_path, &st) == 0 && S_ISREG(st.st_mode)))
-    {
-        return removed;
-    }
-
-    len = strlen(o->db_path) + sizeof(ACCOUNT_STORE_LOCK_SUFFIX);
-
-    lock = malloc(len);
-    if (lock == NULL) {
-        return removed;
-    }
-
-    snprintf(lock, len, "%s%s", o->db_path, ACCOUNT_STORE_LOCK_SUFFIX);
-
-    if (stat(lock, &st) == 0 && fstat(f->lock, &fi) == 0
-        && st.st_dev == fi.st_dev && st.st_ino == fi.st_ino
-        && unlink(lock) == -1)
-    {
+    if (failed) {
         fprintf(stderr, "%s: cannot remove %s, which this run made: %s\n",
-                progname, lock, strerror(errno));
+                progname, failed, strerror(errno));
     }
-
-    free(lock);
 
     return removed;
 }
@@ -1922,7 +1975,10 @@ main(int argc, char **argv)
                    ? SIZE_MAX : o.count * SEED_ACCOUNT_BYTES;
     }
 
-    if (seed_bus_init(o.db_path) != 0) {
+    memset(&f, 0, sizeof(seed_files_t));
+    f.lock = -1;
+
+    if (seed_bus_init(o.db_path, &f) != 0) {
         fprintf(stderr, "%s: %s\n", progname, strerror(errno));
 
         if (in && in != stdin) {
@@ -1939,8 +1995,6 @@ main(int argc, char **argv)
      * is checked before each open: the files may have been replaced since.
      */
 
-    memset(&f, 0, sizeof(seed_files_t));
-    f.lock = -1;
     map_size = 0;
     added = 0;
     done = 0;
@@ -1992,6 +2046,8 @@ main(int argc, char **argv)
     if (f.lock != -1) {
         close(f.lock);
     }
+
+    free(f.lock_path);
 
     if (rc == SEED_NOLOCK) {
         return 1;

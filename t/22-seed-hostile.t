@@ -597,6 +597,30 @@ for my $from ('-', '/dev/stdin') {
               . 'accounts at the boundary are whole');
 }
 
+{
+    # a bad line after the first chunk of 1,048,576 accounts was stored:
+    # the pages the aborted transaction wrote give their disk blocks back
+    my $n = 1024 * 1024;
+    my $what = 'a bad line after a chunk was stored';
+    fresh_db();
+    my $blocks = (stat $db)[12];
+    my $file = "$tmp/late-bad.jsonl";
+    open my $fh, '>', $file or die $!;
+    print $fh qq({"id":"late-$_","name":"N$_"}\n) for 1 .. $n + 1000;
+    print $fh qq({"id":"late-bad","name":7}\n);
+    close $fh;
+
+    my ($st, $out, $err) = run_seed('--db', $db, '--from', $file);
+    is($st, 65, "$what: exit status 65");
+    like($err, qr/^account-seed: \Q$file\E:${\ ($n + 1001)}:/m,
+         "$what: the message names the line") or diag($err);
+    is_deeply(dump_db($db), $base, "$what: nothing was committed");
+    my $grown = ((stat $db)[12] - $blocks) * 512;
+    cmp_ok($grown, '<', 1024 * 1024,
+           "$what: the file holds no more disk blocks than before "
+           . "($grown bytes more)");
+}
+
 # Out of memory: a realloc() that fails from a given size on (preloaded
 # from t/lib/failrealloc.c) ends the import with the file and the line,
 # exit status 1, and nothing written.  Rendering needs the room of the

@@ -354,10 +354,10 @@ END {
 }
 
 SKIP: {
-    skip 'mounting a tmpfs needs root', 7 if $> != 0;
+    skip 'mounting a tmpfs needs root', 11 if $> != 0;
 
     my $dir = tempdir(CLEANUP => 1);
-    skip "cannot mount a tmpfs on $dir", 7
+    skip "cannot mount a tmpfs on $dir", 11
         if system("mount -t tmpfs -o size=24m tmpfs $dir 2>/dev/null") != 0;
     $small = $dir;
 
@@ -392,6 +392,18 @@ SKIP: {
        "$what: which is stored beside the accounts it had");
     like(`mdb_stat -n $db`, qr/Entries: 1010/,
          "$what: and the database is whole");
+
+    # the same at a new PATH: the handler of SIGBUS takes back the files
+    # the run made, as a first import that fails otherwise does
+    $what = 'a first import that does not fit on the disk';
+    my $new = "$dir/new.mdb";
+
+    ($st, $out, $err) = run_seed('--db', $new, '--from', $big);
+    is($st, 1, "$what: exit status 1, not a SIGBUS");
+    like($err, qr/^account-seed: \Q$new\E: no room to write the database \(SIGBUS\)/,
+         "$what: the message says why");
+    ok(!-e $new, "$what: no empty database is left for nginx to serve");
+    ok(!-e "$new-lock", "$what: nor the lock file it made");
 
     system('umount', $dir) == 0 and $small = undef;
 }
