@@ -118,6 +118,8 @@ static void ngx_http_account_db_close(ngx_http_account_db_t *db,
     ngx_log_t *log);
 static void ngx_http_account_db_check(ngx_http_account_db_t *db,
     ngx_log_t *log);
+static ngx_uint_t ngx_http_account_check_due(ngx_http_account_db_t *db,
+    ngx_uint_t force);
 static void ngx_http_account_db_check_guarded(ngx_http_account_db_t *db,
     ngx_log_t *log);
 static void ngx_http_account_idle_check(ngx_event_t *ev);
@@ -500,8 +502,7 @@ ngx_http_account_begin(ngx_http_request_t *r, ngx_http_account_db_t *db,
 {
     int  rc;
 
-    if (force_check || (ngx_msec_int_t) (ngx_current_msec - db->check) >= 0) {
-        db->check = ngx_current_msec + NGX_HTTP_ACCOUNT_CHECK_INTERVAL;
+    if (ngx_http_account_check_due(db, force_check)) {
         ngx_http_account_db_check(db, r->connection->log);
     }
 
@@ -685,8 +686,6 @@ ngx_http_account_keep_init(ngx_cycle_t *cycle)
     ngx_http_account_kept = kept;
     ngx_http_account_kept_cycle = cycle;
     ngx_http_account_drain_time = amcf->keepalive_drain;
-
-    ngx_http_account_dummy.fd = (ngx_socket_t) -1;
 
     ngx_http_account_keep_event.handler = ngx_http_account_keep;
     ngx_http_account_keep_event.data = &ngx_http_account_dummy;
@@ -1305,6 +1304,21 @@ close:
 }
 
 
+/* is a file check of db due (or forced)?  Then the next is an interval on */
+
+static ngx_uint_t
+ngx_http_account_check_due(ngx_http_account_db_t *db, ngx_uint_t force)
+{
+    if (!force && (ngx_msec_int_t) (ngx_current_msec - db->check) < 0) {
+        return 0;
+    }
+
+    db->check = ngx_current_msec + NGX_HTTP_ACCOUNT_CHECK_INTERVAL;
+
+    return 1;
+}
+
+
 /* ngx_http_account_db_check() outside a request, under a guard of its own */
 
 static void
@@ -1349,13 +1363,9 @@ ngx_http_account_idle_check(ngx_event_t *ev)
         dbp = amcf->dbs.elts;
 
         for (i = 0; i < amcf->dbs.nelts; i++) {
-            if ((ngx_msec_int_t) (ngx_current_msec - dbp[i]->check) < 0) {
-                continue;
+            if (ngx_http_account_check_due(dbp[i], 0)) {
+                ngx_http_account_db_check_guarded(dbp[i], ev->log);
             }
-
-            dbp[i]->check = ngx_current_msec
-                            + NGX_HTTP_ACCOUNT_CHECK_INTERVAL;
-            ngx_http_account_db_check_guarded(dbp[i], ev->log);
         }
     }
 
